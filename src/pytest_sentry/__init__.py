@@ -1,0 +1,1 @@
+"""Audit container images for security from pytest."""

@@ -1,0 +1,141 @@
+"""Named files inside an outer archive or a directory, read without unpacking.
+
+Both docker-archive and OCI layouts are "a few JSON files plus blobs"; the
+stores let one reader serve tars, compressed tars and directories alike.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+import posixpath
+import stat
+import tarfile
+from pathlib import Path
+from typing import IO
+
+from pytest_sentry._image.interface import ImageError, ImageLimitError, Limits
+
+
+class Store(abc.ABC):
+    """A read-only set of named files: an outer tar or a directory."""
+
+    def __init__(self, path: Path, limits: Limits) -> None:
+        self.path = path
+        self.limits = limits
+
+    @property
+    def subject(self) -> str:
+        return self.path.name or str(self.path)
+
+    @abc.abstractmethod
+    def names(self) -> frozenset[str]:
+        """Every regular file's name, relative, with ``/`` separators."""
+
+    @abc.abstractmethod
+    def open(self, name: str) -> IO[bytes]:
+        """A stream of one file; :class:`ImageError` if absent."""
+
+    def has(self, name: str) -> bool:
+        return _clean(name) in self.names()
+
+    def read_small(self, name: str) -> bytes:
+        """A metadata file (manifest, index, config) under the metadata bound."""
+        with self.open(name) as handle:
+            data = handle.read(self.limits.max_metadata_bytes + 1)
+        if (
+            self.limits.max_metadata_bytes
+            and len(data) > self.limits.max_metadata_bytes
+        ):
+            raise ImageLimitError(
+                f"{self.subject}: {name} is larger than "
+                f"{self.limits.max_metadata_bytes} bytes"
+            )
+        return data
+
+    def close(self) -> None:
+        """Release what the store holds open."""
+
+
+def _clean(name: str) -> str:
+    return posixpath.normpath("/" + name).lstrip("/")
+
+
+class TarStore(Store):
+    """Files inside a tar on disk, plain or compressed."""
+
+    def __init__(self, path: Path, limits: Limits) -> None:
+        super().__init__(path, limits)
+        try:
+            # "r:*" detects gzip, bzip2 and xz around the outer tar; random
+            # access into a compressed outer tar re-reads from the start, which
+            # is fine for the small archives that come compressed.
+            self._tar = tarfile.open(path, mode="r:*")
+            members = self._tar.getmembers()
+        except tarfile.ReadError as error:
+            raise ImageError(f"{path.name}: not a tar archive ({error})") from error
+        except (EOFError, OSError, tarfile.TarError) as error:
+            raise ImageError(f"{path.name}: unreadable archive ({error})") from error
+
+        if limits.max_members and len(members) > limits.max_members:
+            raise ImageLimitError(
+                f"{path.name}: more than {limits.max_members} entries in the archive"
+            )
+        self._members: dict[str, tarfile.TarInfo] = {}
+        for member in members:
+            if member.isfile() or member.issym() or member.islnk():
+                self._members[_clean(member.name)] = member
+
+    def names(self) -> frozenset[str]:
+        return frozenset(self._members)
+
+    def open(self, name: str) -> IO[bytes]:
+        member = self._members.get(_clean(name))
+        if member is None:
+            raise ImageError(f"{self.subject}: no {name} in the archive")
+        try:
+            handle = self._tar.extractfile(member)
+        except (KeyError, tarfile.TarError) as error:
+            raise ImageError(
+                f"{self.subject}: {name} is a link to a missing member ({error})"
+            ) from error
+        if handle is None:
+            raise ImageError(f"{self.subject}: {name} is not a regular file")
+        return handle
+
+    def close(self) -> None:
+        self._tar.close()
+
+
+class DirStore(Store):
+    """Files inside a directory; nothing outside it is ever opened."""
+
+    def __init__(self, path: Path, limits: Limits) -> None:
+        super().__init__(path, limits)
+        self._root = path.resolve()
+        self._names: frozenset[str] | None = None
+
+    def names(self) -> frozenset[str]:
+        if self._names is None:
+            found = set()
+            for folder, _dirs, files in os.walk(self._root):
+                relative = os.path.relpath(folder, self._root)
+                for file in files:
+                    found.add(
+                        _clean(posixpath.join(relative.replace(os.sep, "/"), file))
+                    )
+            self._names = frozenset(found)
+        return self._names
+
+    def open(self, name: str) -> IO[bytes]:
+        target = (self._root / _clean(name)).resolve()
+        if not target.is_relative_to(self._root):
+            raise ImageError(f"{self.subject}: {name} leads outside the layout")
+        try:
+            if not stat.S_ISREG(target.stat().st_mode):
+                raise ImageError(f"{self.subject}: {name} is not a regular file")
+            return target.open("rb")
+        except FileNotFoundError as error:
+            raise ImageError(f"{self.subject}: no {name} in the layout") from error
+        except OSError as error:
+            raise ImageError(f"{self.subject}: cannot read {name} ({error})") from error
