@@ -15,6 +15,7 @@ from pytest_sentry._image._layers import LayerMerger
 from pytest_sentry._image._store import Store, TarStore
 from pytest_sentry._image.interface import (
     DEFAULT_CONTENT_PATHS,
+    DEFAULT_LIMITS,
     Image,
     ImageError,
     ImageSource,
@@ -37,7 +38,7 @@ class DockerArchiveSource(ImageSource):
     def load(
         self,
         content_paths: frozenset[str] = DEFAULT_CONTENT_PATHS,
-        limits: Limits = Limits(),
+        limits: Limits = DEFAULT_LIMITS,
     ) -> Image:
         store = TarStore(self.path, limits)
         try:

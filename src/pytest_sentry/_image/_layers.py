@@ -15,7 +15,7 @@ import posixpath
 import tarfile
 from typing import IO
 
-from pytest_sentry._image._streams import check_ratio, open_layer
+from pytest_sentry._image._streams import LayerStream, check_ratio, open_layer
 from pytest_sentry._image.interface import (
     FileEntry,
     FileSystem,
@@ -89,7 +89,7 @@ class LayerMerger:
             self._apply_members(tar, stream, subject)
 
     def _apply_members(
-        self, tar: tarfile.TarFile, stream: IO[bytes], subject: str
+        self, tar: tarfile.TarFile, stream: LayerStream, subject: str
     ) -> None:
         limits = self._limits
         produced = 0
@@ -122,12 +122,12 @@ class LayerMerger:
                     f"{subject}: layer exceeds {limits.max_layer_bytes} bytes"
                 )
             if seen % _FORGET_EVERY == 0:
-                tar.members.clear()
-                check_ratio(stream, produced, limits, subject)  # type: ignore[arg-type]
+                tar.members.clear()  # type: ignore[attr-defined]  # not in typeshed
+                check_ratio(stream, produced, limits, subject)
 
             self._apply_member(tar, member, subject)
 
-        check_ratio(stream, produced, limits, subject)  # type: ignore[arg-type]
+        check_ratio(stream, produced, limits, subject)
 
     def _apply_member(
         self, tar: tarfile.TarFile, member: tarfile.TarInfo, subject: str
@@ -146,14 +146,15 @@ class LayerMerger:
                 self._entries["/"] = self._entry(member)
             return
 
-        parent = self._real_parent(parent)
-        if parent is None:
+        real_parent = self._real_parent(parent)
+        if real_parent is None:
             logger.warning(
                 "%s: %s sits under a link that leaves the image; skipped",
                 subject,
                 member.name,
             )
             return
+        parent = real_parent
         path = parent + "/" + base if parent != "/" else "/" + base
 
         if member.islnk():

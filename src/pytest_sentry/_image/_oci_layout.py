@@ -21,6 +21,7 @@ from pytest_sentry._image._layers import LayerMerger
 from pytest_sentry._image._store import DirStore, Store, TarStore
 from pytest_sentry._image.interface import (
     DEFAULT_CONTENT_PATHS,
+    DEFAULT_LIMITS,
     Image,
     ImageError,
     ImageSource,
@@ -74,7 +75,7 @@ class OciLayoutSource(ImageSource):
     def load(
         self,
         content_paths: frozenset[str] = DEFAULT_CONTENT_PATHS,
-        limits: Limits = Limits(),
+        limits: Limits = DEFAULT_LIMITS,
     ) -> Image:
         store: Store = (
             TarStore(self.path, limits)

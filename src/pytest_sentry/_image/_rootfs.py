@@ -17,6 +17,7 @@ from typing import Any
 
 from pytest_sentry._image.interface import (
     DEFAULT_CONTENT_PATHS,
+    DEFAULT_LIMITS,
     FileEntry,
     FileSystem,
     FileType,
@@ -43,7 +44,7 @@ class RootfsSource(ImageSource):
     def load(
         self,
         content_paths: frozenset[str] = DEFAULT_CONTENT_PATHS,
-        limits: Limits = Limits(),
+        limits: Limits = DEFAULT_LIMITS,
     ) -> Image:
         if not self.path.is_dir():
             raise ImageError(f"{self.path}: not a directory")

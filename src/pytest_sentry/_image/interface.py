@@ -71,6 +71,8 @@ class Limits:
     max_metadata_bytes: int = 16 * 1024 * 1024
 
 
+DEFAULT_LIMITS = Limits()
+
 MAX_SYMLINK_HOPS = 40
 
 
@@ -233,6 +235,6 @@ class ImageSource(abc.ABC):
     def load(
         self,
         content_paths: frozenset[str] = DEFAULT_CONTENT_PATHS,
-        limits: Limits = Limits(),
+        limits: Limits = DEFAULT_LIMITS,
     ) -> Image:
         """Read the image; raise :class:`ImageError` naming the subject."""
