@@ -19,6 +19,14 @@ class ScanError(SentryError):
     """A scanner could not produce findings: it failed, or its output is bad."""
 
 
+class ScannerUnavailableError(ScanError):
+    """No runner can execute the scanner here (no executable, no engine).
+
+    Raised when a scan is set up, before anything runs, so that callers can
+    tell "this scanner cannot run on this machine" from "it ran and failed".
+    """
+
+
 class VulnerabilityScan(abc.ABC):
     """One configured scan: a scanner plus the runner that executes it."""
 

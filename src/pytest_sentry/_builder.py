@@ -1,0 +1,239 @@
+"""The builder API: ``pytest_sentry.scan(image).with_grype().fail_on("CRITICAL")``.
+
+It mirrors the original Dagger module's chain, so its users can move over by
+changing little more than the syntax. Each ``with_*`` call returns a new
+builder; the first result method runs the audit once and keeps its result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from pytest_sentry._audit import run_audit
+from pytest_sentry._checks import all_checks
+from pytest_sentry._image.interface import DEFAULT_LIMITS, Image, Limits
+from pytest_sentry._models import AuditResult, Severity, Vulnerability
+from pytest_sentry._policy import DEFAULT_POLICY, Policy
+from pytest_sentry._scanners.interface import (
+    ScannerUnavailableError,
+    VulnerabilityScan,
+)
+
+_DEFAULT_SCANNER = "trivy"
+
+
+@dataclass(frozen=True)
+class ScannerChoice:
+    """Which scanner and how to reach it; credentials never shown in repr."""
+
+    name: str
+    runner: str = "auto"
+    #: False only for the default scanner the user did not ask for: if it
+    #: cannot run, the audit says no scan ran instead of erroring.
+    explicit: bool = True
+    report_path: str = ""
+    options: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class Scan:
+    """One image and how to audit it. Create with :func:`scan`."""
+
+    image: str
+    scanner: ScannerChoice | None = ScannerChoice(_DEFAULT_SCANNER, explicit=False)
+    policy: Policy = DEFAULT_POLICY
+    limits: Limits = DEFAULT_LIMITS
+    _cache: dict[str, AuditResult] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    # Scanners -------------------------------------------------------------
+
+    def with_trivy(self) -> Scan:
+        return self._scanner(ScannerChoice("trivy"))
+
+    def with_grype(self) -> Scan:
+        return self._scanner(ScannerChoice("grype"))
+
+    def with_snyk(self, token: str) -> Scan:
+        return self._scanner(ScannerChoice("snyk", options={"token": token}))
+
+    def with_wiz(self, client_id: str, client_secret: str) -> Scan:
+        options = {"client_id": client_id, "client_secret": client_secret}
+        return self._scanner(ScannerChoice("wiz", options=options))
+
+    def with_black_duck(self, url: str, token: str) -> Scan:
+        return self._scanner(
+            ScannerChoice("blackduck", options={"url": url, "token": token})
+        )
+
+    def with_custom_scanner(
+        self,
+        image: str,
+        args: list[str],
+        output_format: str,
+        success_codes: tuple[int, ...] = (0,),
+    ) -> Scan:
+        options = {
+            "image": image,
+            "args": list(args),
+            "output_format": output_format,
+            "success_codes": tuple(success_codes),
+        }
+        return self._scanner(ScannerChoice("custom", options=options))
+
+    def with_scanner_report(self, spec: str) -> Scan:
+        """Use a report already on disk: ``"grype:reports/app.json"``."""
+        name, _, path = spec.partition(":")
+        if not path:
+            raise ValueError(f"scanner report {spec!r}: expected FORMAT:PATH")
+        return self._scanner(ScannerChoice(name, runner="report", report_path=path))
+
+    def with_runner(self, runner: str) -> Scan:
+        """Where the scanner runs: ``auto``, ``local``, ``dagger`` or ``report``."""
+        if self.scanner is None:
+            raise ValueError("with_runner: no scanner is selected")
+        return self._scanner(dataclasses.replace(self.scanner, runner=runner))
+
+    def with_scanner(self, name: str, *, runner: str = "auto", **options: Any) -> Scan:
+        """Any scanner by name (``trivy``, ``grype``...), with its options."""
+        return self._scanner(ScannerChoice(name, runner=runner, options=options))
+
+    def without_scanner(self) -> Scan:
+        return self._scanner(None)
+
+    # Policy ---------------------------------------------------------------
+
+    def fail_on(self, severity: Severity | str) -> Scan:
+        return self._policy(fail_on=Severity.parse(severity))
+
+    def min_score(self, value: int | None) -> Scan:
+        return self._policy(min_score=value)
+
+    def with_secret_check(self, enable: bool = True) -> Scan:
+        return self.with_check("secrets-in-env", enable)
+
+    def with_non_root_check(self, enable: bool = True) -> Scan:
+        return self.with_check("non-root-user", enable)
+
+    def with_health_check(self, enable: bool = True) -> Scan:
+        return self.with_check("health-check", enable)
+
+    def with_check(self, check_id: str, enable: bool = True) -> Scan:
+        """Enable or disable a check by id."""
+        disabled = set(self.policy.disabled_checks)
+        if enable:
+            disabled.discard(check_id)
+        else:
+            disabled.add(check_id)
+        return self._policy(disabled_checks=frozenset(disabled))
+
+    def with_ignore(
+        self,
+        vuln_id: str,
+        *,
+        reason: str,
+        package: str = "",
+        expires: date | None = None,
+    ) -> Scan:
+        """Suppress one finding, with a reason and an optional expiry date."""
+        from pytest_sentry._ignores import Ignore  # noqa: PLC0415
+
+        entry = Ignore(id=vuln_id, package=package, reason=reason, expires=expires)
+        return self._policy(ignores=(*self.policy.ignores, entry))
+
+    def only_fixed(self, enable: bool = True) -> Scan:
+        return self._policy(only_fixed=enable)
+
+    def with_policy(self, policy: Policy) -> Scan:
+        return dataclasses.replace(self, policy=policy, _cache={})
+
+    # Results --------------------------------------------------------------
+
+    def audit(self) -> AuditResult:
+        """Run the audit (once per builder) and return its full result."""
+        if "result" not in self._cache:
+            self._cache["result"] = self._run()
+        return self._cache["result"]
+
+    def _run(self) -> AuditResult:
+        notes: tuple[str, ...] = ()
+        try:
+            vuln_scan = self._make_scan()
+        except ScannerUnavailableError as error:
+            if self.scanner is not None and self.scanner.explicit:
+                vuln_scan = _Unavailable(self.scanner.name, error)
+            else:
+                vuln_scan = None
+                notes = (f"The default scanner could not run: {error}",)
+
+        result = run_audit(
+            self.image,
+            checks=all_checks(),
+            scan=vuln_scan,
+            policy=self.policy,
+            limits=self.limits,
+        )
+        if notes:
+            result = result.model_copy(update={"notes": notes + result.notes})
+        return result
+
+    def report(self) -> str:
+        """The Markdown report."""
+        from pytest_sentry._report import render_markdown  # noqa: PLC0415
+
+        return render_markdown(self.audit())
+
+    def json(self) -> str:
+        """The JSON report, with the documented camelCase keys."""
+        from pytest_sentry._report import render_json  # noqa: PLC0415
+
+        return render_json(self.audit())
+
+    def passed(self) -> bool:
+        return self.audit().passed
+
+    def exit_code(self) -> int:
+        """0 passed, 1 failed, 2 error."""
+        return self.audit().exit_code
+
+    # Internals ------------------------------------------------------------
+
+    def _scanner(self, choice: ScannerChoice | None) -> Scan:
+        return dataclasses.replace(self, scanner=choice, _cache={})
+
+    def _policy(self, **changes: Any) -> Scan:
+        policy = dataclasses.replace(self.policy, **changes)
+        return dataclasses.replace(self, policy=policy, _cache={})
+
+    def _make_scan(self) -> VulnerabilityScan | None:
+        if self.scanner is None:
+            return None
+        from pytest_sentry._scanners import make_scan  # noqa: PLC0415
+
+        choice = self.scanner
+        return make_scan(
+            choice.name,
+            runner=choice.runner,
+            report_path=choice.report_path or None,
+            **choice.options,
+        )
+
+
+class _Unavailable(VulnerabilityScan):
+    """A scan the user asked for that cannot run: the audit becomes ERROR."""
+
+    def __init__(self, name: str, error: ScannerUnavailableError) -> None:
+        self.name = name
+        self._error = error
+
+    def run(self, image: Image) -> tuple[Vulnerability, ...]:
+        raise self._error
+
+
+def scan(image: str) -> Scan:
+    """Start auditing ``image`` (an archive path, ``docker-archive:...``, ...)."""
+    return Scan(image)
