@@ -98,9 +98,18 @@ class Scan:
             raise ValueError("with_runner: no scanner is selected")
         return self._scanner(dataclasses.replace(self.scanner, runner=runner))
 
-    def with_scanner(self, name: str, *, runner: str = "auto", **options: Any) -> Scan:
-        """Any scanner by name (``trivy``, ``grype``...), with its options."""
-        return self._scanner(ScannerChoice(name, runner=runner, options=options))
+    def with_scanner(
+        self, name: str, *, runner: str = "auto", required: bool = True, **options: Any
+    ) -> Scan:
+        """Any scanner by name (``trivy``, ``grype``...), with its options.
+
+        With ``required=False``, a scanner that cannot run on this machine
+        (not installed, no engine) leaves the audit without a scan and a note
+        saying so, instead of making it an ERROR.
+        """
+        return self._scanner(
+            ScannerChoice(name, runner=runner, explicit=required, options=options)
+        )
 
     def without_scanner(self) -> Scan:
         return self._scanner(None)
@@ -168,7 +177,7 @@ class Scan:
                 vuln_scan = _Unavailable(self.scanner.name, error)
             else:
                 vuln_scan = None
-                notes = (f"The default scanner could not run: {error}",)
+                notes = (f"The scanner could not run here, so no scan ran: {error}",)
 
         result = run_audit(
             self.image,
