@@ -7,6 +7,7 @@ errors exit 2 as well, because a CI gate must never read them as a pass.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -16,7 +17,7 @@ from pytest_sentry._builder import Scan
 from pytest_sentry._checks import check_ids
 from pytest_sentry._errors import SentryError
 from pytest_sentry._models import Severity
-from pytest_sentry._report import ReportFormat, render
+from pytest_sentry._report import ReportFormat, json_schema, render
 from pytest_sentry._version import __version__
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", "-o", type=Path, metavar="FILE", help="write the report to FILE"
     )
     scan.add_argument("--verbose", "-v", action="store_true", help="debug logging")
+
+    commands.add_parser(
+        "schema",
+        help="print the JSON Schema of the JSON report",
+        description="Print the JSON Schema that every JSON report validates against.",
+    )
     return parser
 
 
@@ -142,9 +149,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+
+    if args.command == "schema":
+        sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
+        return 0
 
     try:
         builder = configure(args)
