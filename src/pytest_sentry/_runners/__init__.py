@@ -1,0 +1,1 @@
+"""Where scanners run: a local executable, a report file, or the Dagger engine."""
