@@ -68,7 +68,7 @@ class DockerArchiveSource(ImageSource):
             with store.open(str(layer)) as blob:
                 merger.apply(blob, layer_subject)
 
-        tags = tuple(str(tag) for tag in entry.get("RepoTags") or ())
+        tags = _tags(entry)
         logger.debug("%s: %d layers, %d entries", subject, len(layers), merger.members)
         return Image(
             reference=self.reference,
@@ -82,17 +82,17 @@ class DockerArchiveSource(ImageSource):
 
     def _pick(self, manifest: list[dict[str, Any]], subject: str) -> dict[str, Any]:
         if self.selector.startswith("@"):
-            try:
-                return manifest[int(self.selector[1:])]
-            except (ValueError, IndexError):
+            number = self.selector[1:]
+            if not number.isdigit() or int(number) >= len(manifest):
                 raise ImageError(
                     f"{subject}: no image {self.selector}; "
                     f"the archive holds {_describe(manifest)}"
-                ) from None
+                )
+            return manifest[int(number)]
 
         if self.selector:
             for entry in manifest:
-                if _matches(self.selector, entry.get("RepoTags") or ()):
+                if _matches(self.selector, _tags(entry)):
                     return entry
             raise ImageError(
                 f"{subject}: no image tagged {self.selector!r}; "
@@ -130,16 +130,21 @@ def read_manifest(store: Store) -> list[dict[str, Any]]:
     return manifest
 
 
-def _matches(selector: str, tags: Any) -> bool:
+def _tags(entry: dict[str, Any]) -> tuple[str, ...]:
+    tags = entry.get("RepoTags")
+    return tuple(str(tag) for tag in tags) if isinstance(tags, list) else ()
+
+
+def _matches(selector: str, tags: tuple[str, ...]) -> bool:
     wanted = {selector}
     if ":" not in selector.rsplit("/", 1)[-1]:
         wanted.add(selector + ":latest")
-    return any(str(tag) in wanted for tag in tags)
+    return any(tag in wanted for tag in tags)
 
 
 def _describe(manifest: list[dict[str, Any]]) -> str:
     parts = []
     for index, entry in enumerate(manifest):
-        tags = ", ".join(str(t) for t in entry.get("RepoTags") or ()) or "untagged"
+        tags = ", ".join(_tags(entry)) or "untagged"
         parts.append(f"@{index} ({tags})")
     return "; ".join(parts)

@@ -1,22 +1,34 @@
 """Apply layer tars, in order, to one merged path index.
 
-This follows the OCI image spec's changeset rules: ``.wh.<name>`` deletes
-``<name>`` from lower layers, ``.wh..wh..opq`` empties a directory of what
-lower layers put there, a later entry replaces an earlier one, hard links copy
-their target's metadata. Every name is normalised inside the image root and a
-parent that is a symlink is resolved inside the root too, as ``umoci`` and
-Docker's applier do, so nothing an archive says can point outside the image.
+The rules are the OCI image spec's, applied the way ``umoci unpack`` applies
+them, so that the index matches what a runtime would see:
+
+- a later entry replaces an earlier one, except that a directory over a
+  directory only updates its metadata;
+- ``.wh.<name>`` deletes ``<name>`` and ``.wh..wh..opq`` empties a directory,
+  but only of what *lower* layers put there: an entry of the same layer
+  stays, whichever comes first in the tar;
+- a hard link copies its target's metadata (and captured content);
+- names are normalised inside the image root, and parents are resolved
+  through symbolic links inside the root too, creating missing directories,
+  so nothing an archive says can point outside the image.
+
+What a runtime would refuse (a hard link to nothing, a parent that is a file,
+a symbolic link loop on the way) is an :class:`ImageError`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import posixpath
 import tarfile
 from typing import IO
 
-from pytest_sentry._image._streams import LayerStream, check_ratio, open_layer
+from pytest_sentry._image._streams import open_layer
+from pytest_sentry._image._tar import LayerEntries
 from pytest_sentry._image.interface import (
+    MAX_SYMLINK_HOPS,
     FileEntry,
     FileSystem,
     FileType,
@@ -49,23 +61,26 @@ _TYPES = {
     tarfile.FIFOTYPE: FileType.FIFO,
 }
 
-# tarfile keeps every member it has read; in stream mode nothing needs them
-# again, so they are dropped this often to keep memory flat.
-_FORGET_EVERY = 512
+
+class _Refused(Exception):
+    """An entry a runtime would refuse to unpack; the text says why."""
 
 
 class LayerMerger:
     """Builds a :class:`FileSystem` from layers applied bottom to top."""
 
     def __init__(self, content_paths: frozenset[str], limits: Limits) -> None:
-        self._content_paths = content_paths
+        self._content_paths = frozenset(normalize(p) for p in content_paths)
+        self._content_names = frozenset(
+            posixpath.basename(p) for p in self._content_paths
+        )
         self._limits = limits
         self._entries: dict[str, FileEntry] = {}
-        self._children: dict[str, set[str]] = {}
-        self._layer_of: dict[str, int] = {}
+        self._children: dict[str, set[str]] = {"/": set()}
+        # Paths the current layer created, with their ancestors: what its
+        # whiteouts must leave alone (umoci calls them upper paths).
+        self._upper: set[str] = set()
         self._fs = FileSystem(self._entries)
-        self._children["/"] = set()
-        self._layer = -1
         self.members = 0
 
     @property
@@ -74,65 +89,31 @@ class LayerMerger:
 
     def apply(self, blob: IO[bytes], subject: str) -> None:
         """Stream one layer blob (any supported compression) onto the index."""
-        self._layer += 1
-        stream, compression = open_layer(blob, subject)
-        logger.debug("%s: applying as %s-compressed tar", subject, compression.value)
+        self._upper = set()
+        stream = open_layer(blob, subject, self._limits)
+        logger.debug("%s: applying a %s layer", subject, stream.compression.value)
 
+        entries = LayerEntries(stream, subject, self._limits)
+        max_members = self._limits.max_members
         try:
-            tar = tarfile.open(fileobj=stream, mode="r|", bufsize=1024 * 1024)
-        except tarfile.ReadError as error:
-            raise ImageError(f"{subject}: not a tar archive ({error})") from error
-        except EOFError as error:
-            raise ImageError(f"{subject}: truncated before the first entry") from error
+            for member in entries:
+                self.members += 1
+                if max_members and self.members > max_members:
+                    raise ImageLimitError(
+                        f"{subject}: more than {max_members} entries in the image"
+                    )
+                try:
+                    self._apply_member(member, entries)
+                except _Refused as error:
+                    raise ImageError(f"{subject}: {member.name}: {error}") from error
+        finally:
+            entries.close()
 
-        with tar:
-            self._apply_members(tar, stream, subject)
-
-    def _apply_members(
-        self, tar: tarfile.TarFile, stream: LayerStream, subject: str
-    ) -> None:
-        limits = self._limits
-        produced = 0
-        seen = 0
-
-        while True:
-            try:
-                member = tar.next()
-            except (tarfile.TarError, EOFError, OSError) as error:
-                raise ImageError(
-                    f"{subject}: unreadable after {seen} entries ({error})"
-                ) from error
-            if member is None:
-                break
-
-            seen += 1
-            self.members += 1
-            produced += member.size
-            if limits.max_members and self.members > limits.max_members:
-                raise ImageLimitError(
-                    f"{subject}: more than {limits.max_members} entries in the image"
-                )
-            if limits.max_member_bytes and member.size > limits.max_member_bytes:
-                raise ImageLimitError(
-                    f"{subject}: entry {member.name!r} is {member.size} bytes, "
-                    f"over the {limits.max_member_bytes}-byte bound"
-                )
-            if limits.max_layer_bytes and produced > limits.max_layer_bytes:
-                raise ImageLimitError(
-                    f"{subject}: layer exceeds {limits.max_layer_bytes} bytes"
-                )
-            if seen % _FORGET_EVERY == 0:
-                tar.members.clear()  # type: ignore[attr-defined]  # not in typeshed
-                check_ratio(stream, produced, limits, subject)
-
-            self._apply_member(tar, member, subject)
-
-        check_ratio(stream, produced, limits, subject)
-
-    def _apply_member(
-        self, tar: tarfile.TarFile, member: tarfile.TarInfo, subject: str
-    ) -> None:
+    def _apply_member(self, member: tarfile.TarInfo, entries: LayerEntries) -> None:
         path = normalize(member.name)
+        if path == "/":
+            self._set_root(member)
+            return
         parent, _, base = path.rpartition("/")
         parent = parent or "/"
 
@@ -141,125 +122,112 @@ class LayerMerger:
             return
         if parent == "/" and base in _ESTARGZ_NAMES:
             return
-        if path == "/":
-            if member.isdir():
-                self._entries["/"] = self._entry(member)
-            return
 
-        real_parent = self._real_parent(parent)
-        if real_parent is None:
-            logger.warning(
-                "%s: %s sits under a link that leaves the image; skipped",
-                subject,
-                member.name,
-            )
-            return
-        parent = real_parent
-        path = parent + "/" + base if parent != "/" else "/" + base
+        if parent not in self._children:
+            parent = self._make_dirs(self._locate(parent))
+        path = f"{parent}/{base}" if parent != "/" else f"/{base}"
 
         if member.islnk():
-            entry = self._hardlink(member, subject)
+            entry = self._hardlink(member)
         else:
             kind = _TYPES.get(member.type)
             if kind is None:
-                logger.debug(
-                    "%s: %s has tar type %r; skipped", subject, path, member.type
-                )
+                logger.debug("%s: tar type %r, skipped", member.name, member.type)
                 return
-            entry = self._entry(member, kind)
+            entry = _entry(member, kind)
             if (
                 kind is FileType.FILE
-                and path in self._content_paths
+                and base in self._content_names
                 and member.size <= self._limits.max_content_bytes
+                and self._wanted(path)
             ):
-                entry.content = self._read(tar, member, subject)
+                entry.content = entries.read(member)
 
         self._put(path, parent, entry)
 
-    @staticmethod
-    def _entry(
-        member: tarfile.TarInfo, kind: FileType = FileType.DIRECTORY
-    ) -> FileEntry:
-        return FileEntry(
-            type=kind,
-            mode=member.mode,
-            uid=member.uid,
-            gid=member.gid,
-            size=member.size if kind is FileType.FILE else 0,
-            link_target=member.linkname if kind is FileType.SYMLINK else "",
-        )
-
-    def _hardlink(self, member: tarfile.TarInfo, subject: str) -> FileEntry:
-        target_path = self._fs.resolve(posixpath.dirname(normalize(member.linkname)))
-        target = None
-        if target_path is not None:
-            name = posixpath.basename(normalize(member.linkname))
-            target = self._entries.get(posixpath.join(target_path, name))
-        if target is None or target.type is FileType.DIRECTORY:
+    def _set_root(self, member: tarfile.TarInfo) -> None:
+        if member.isdir():
+            self._entries["/"] = _entry(member, FileType.DIRECTORY)
+        else:
             logger.warning(
-                "%s: hard link %s points at missing %s; kept as an empty file",
-                subject,
-                member.name,
-                member.linkname,
+                "%s: an image root that is not a directory; ignored", member.name
             )
-            return FileEntry(
-                FileType.FILE, mode=member.mode, uid=member.uid, gid=member.gid
+
+    def _wanted(self, path: str) -> bool:
+        """Is ``path`` a content path, or one seen through a symbolic link?"""
+        if path in self._content_paths:
+            return True
+        folder, _, base = path.rpartition("/")
+        for wanted in self._content_paths:
+            wanted_folder, _, wanted_base = wanted.rpartition("/")
+            if wanted_base != base:
+                continue
+            try:
+                if self._locate(wanted_folder or "/") == (folder or "/"):
+                    return True
+            except _Refused:
+                continue
+        return False
+
+    def _locate(self, path: str) -> str:
+        """Where ``path`` really is, following links inside the root.
+
+        Missing components are taken as they are, as securejoin does for
+        umoci; a loop or more than ``MAX_SYMLINK_HOPS`` links is refused.
+        """
+        pending = path.split("/")[::-1]
+        resolved = "/"
+        hops = 0
+
+        while pending:
+            part = pending.pop()
+            if not part or part == ".":
+                continue
+            if part == "..":
+                resolved = resolved.rpartition("/")[0] or "/"
+                continue
+            candidate = f"{resolved}/{part}" if resolved != "/" else f"/{part}"
+            entry = self._entries.get(candidate)
+            if entry is None or entry.type is not FileType.SYMLINK:
+                resolved = candidate
+                continue
+
+            hops += 1
+            if hops > MAX_SYMLINK_HOPS:
+                raise _Refused(f"too many levels of symbolic links at {candidate}")
+            if entry.link_target.startswith("/"):
+                resolved = "/"
+            pending.extend(entry.link_target.split("/")[::-1])
+
+        return resolved
+
+    def _make_dirs(self, real: str) -> str:
+        """Create the missing directories of a real path, like ``mkdir -p``."""
+        missing = []
+        current = real
+        while current not in self._children:
+            if current in self._entries:
+                raise _Refused(f"parent {current} is not a directory")
+            missing.append(current)
+            current = current.rpartition("/")[0] or "/"
+
+        for path in reversed(missing):
+            self._put(
+                path,
+                path.rpartition("/")[0] or "/",
+                FileEntry(FileType.DIRECTORY, mode=0o755),
             )
-        return FileEntry(
-            type=target.type,
-            mode=target.mode,
-            uid=target.uid,
-            gid=target.gid,
-            size=target.size,
-            link_target=target.link_target,
-            content=target.content,
-        )
-
-    @staticmethod
-    def _read(tar: tarfile.TarFile, member: tarfile.TarInfo, subject: str) -> bytes:
-        handle = tar.extractfile(member)
-        if handle is None:
-            return b""
-        try:
-            return handle.read()
-        except (tarfile.TarError, OSError, EOFError) as error:
-            raise ImageError(
-                f"{subject}: {member.name} is truncated ({error})"
-            ) from error
-
-    def _real_parent(self, parent: str) -> str | None:
-        """The directory an entry really lands in, creating missing parents."""
-        if parent in self._children:
-            return parent
-
-        existing = self._entries.get(parent)
-        if existing is not None and existing.type is FileType.SYMLINK:
-            resolved = self._fs.resolve(parent)
-            if resolved is None:
-                # A dangling link as parent: the unpacker would create the
-                # link's target; we do too, inside the root.
-                resolved = self._create_link_target(parent)
-            if resolved is None or resolved not in self._children:
-                return None
-            return resolved
-
-        grand, _, _ = parent.rpartition("/")
-        real_grand = self._real_parent(grand or "/")
-        if real_grand is None:
-            return None
-        real = posixpath.join(real_grand, posixpath.basename(parent))
-        if real not in self._children:
-            self._put(real, real_grand, FileEntry(FileType.DIRECTORY, mode=0o755))
         return real
 
-    def _create_link_target(self, link: str) -> str | None:
-        entry = self._entries[link]
-        base = "/" if entry.link_target.startswith("/") else posixpath.dirname(link)
-        target = normalize(posixpath.join(base, entry.link_target))
-        if target in self._entries:
-            return None
-        self._real_parent(target)
-        return target if target in self._children else None
+    def _hardlink(self, member: tarfile.TarInfo) -> FileEntry:
+        folder, _, base = normalize(member.linkname).rpartition("/")
+        real = self._locate(folder or "/")
+        target = self._entries.get(f"{real}/{base}" if real != "/" else f"/{base}")
+        if target is None:
+            raise _Refused(f"hard link to missing {member.linkname}")
+        if target.type is FileType.DIRECTORY:
+            raise _Refused(f"hard link to directory {member.linkname}")
+        return dataclasses.replace(target)
 
     def _put(self, path: str, parent: str, entry: FileEntry) -> None:
         old = self._entries.get(path)
@@ -267,14 +235,18 @@ class LayerMerger:
         if old is not None and old.type is FileType.DIRECTORY and not is_dir:
             self._remove(path)
         self._entries[path] = entry
-        self._layer_of[path] = self._layer
         self._children[parent].add(path)
         if is_dir and path not in self._children:
             self._children[path] = set()
 
+        upper = self._upper
+        while path not in upper:
+            upper.add(path)
+            path = path.rpartition("/")[0] or "/"
+
     def _whiteout(self, parent: str, base: str) -> None:
-        real = self._fs.resolve(parent)
-        if real is None or real not in self._children:
+        real = self._locate(parent)
+        if real not in self._children:
             return
         if base == _OPAQUE:
             for child in list(self._children[real]):
@@ -285,24 +257,38 @@ class LayerMerger:
             return
         target = posixpath.join(real, base[len(_WHITEOUT) :])
         if target in self._entries:
-            self._remove(target)
+            self._remove_lower(target)
 
     def _remove_lower(self, path: str) -> None:
-        """Remove what lower layers put at ``path``, keep this layer's entries."""
-        if self._layer_of.get(path) != self._layer:
-            self._remove(path)
-            return
-        for child in list(self._children.get(path, ())):
-            self._remove_lower(child)
+        """Remove what lower layers put at and under ``path``, keep this layer's."""
+        stack = [path]
+        while stack:
+            current = stack.pop()
+            if current in self._upper:
+                stack.extend(self._children.get(current, ()))
+            else:
+                self._remove(current)
 
     def _remove(self, path: str) -> None:
         stack = [path]
         while stack:
             current = stack.pop()
             self._entries.pop(current, None)
-            self._layer_of.pop(current, None)
             stack.extend(self._children.pop(current, ()))
-        parent = posixpath.dirname(path)
+        parent = path.rpartition("/")[0] or "/"
         siblings = self._children.get(parent)
         if siblings is not None:
             siblings.discard(path)
+
+
+def _entry(member: tarfile.TarInfo, kind: FileType) -> FileEntry:
+    # Some writers (old Docker, nexB's fixtures) store the whole st_mode, file
+    # type bits included; a runtime applies only the permission bits.
+    return FileEntry(
+        type=kind,
+        mode=member.mode & 0o7777,
+        uid=member.uid,
+        gid=member.gid,
+        size=member.size if kind is FileType.FILE else 0,
+        link_target=member.linkname if kind is FileType.SYMLINK else "",
+    )

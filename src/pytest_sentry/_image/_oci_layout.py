@@ -96,7 +96,7 @@ class OciLayoutSource(ImageSource):
         index = _json_object(store.read_small("index.json"), f"{subject}: index.json")
 
         candidates: list[_Candidate] = []
-        self._walk(store, index, "", "", candidates, depth=0)
+        self._walk(store, index, "", "", candidates, depth=0, seen=set())
         chosen = self._pick(candidates, subject)
 
         config_desc = chosen.manifest.get("config") or {}
@@ -106,6 +106,12 @@ class OciLayoutSource(ImageSource):
         )
 
         layers = chosen.manifest.get("layers") or []
+        if not isinstance(layers, list) or not all(
+            isinstance(layer, dict) for layer in layers
+        ):
+            raise ImageError(
+                f"{subject}: manifest {chosen.digest[:19]} has malformed 'layers'"
+            )
         merger = LayerMerger(content_paths, limits)
         for number, layer in enumerate(layers):
             digest = str(layer.get("digest", ""))
@@ -131,6 +137,7 @@ class OciLayoutSource(ImageSource):
         plat: str,
         found: list[_Candidate],
         depth: int,
+        seen: set[tuple[str, str, str]],
     ) -> None:
         if depth > _MAX_DEPTH:
             raise ImageError(
@@ -143,7 +150,9 @@ class OciLayoutSource(ImageSource):
         for descriptor in manifests:
             if not isinstance(descriptor, dict):
                 continue
-            annotations = descriptor.get("annotations") or {}
+            annotations = descriptor.get("annotations")
+            if not isinstance(annotations, dict):
+                annotations = {}
             name = next(
                 (str(annotations[k]) for k in _REF_NAMES if k in annotations), ""
             )
@@ -156,9 +165,16 @@ class OciLayoutSource(ImageSource):
                 f"{store.subject}: {descriptor.get('digest')}",
             )
             if media in _INDEX_TYPES or "manifests" in document:
-                self._walk(store, document, name, here, found, depth + 1)
+                # Each nested index once per name and platform: a layout that
+                # lists one index many times, level after level, would
+                # otherwise take exponential time.
+                key = (str(descriptor.get("digest")), name, here)
+                if key not in seen:
+                    seen.add(key)
+                    self._walk(store, document, name, here, found, depth + 1, seen)
                 continue
-            config_type = (document.get("config") or {}).get("mediaType", "")
+            config = document.get("config")
+            config_type = config.get("mediaType") if isinstance(config, dict) else ""
             if config_type not in _IMAGE_CONFIG_TYPES or here.startswith("unknown"):
                 logger.debug(
                     "%s: skipping artifact %s", store.subject, descriptor.get("digest")
@@ -172,12 +188,12 @@ class OciLayoutSource(ImageSource):
             raise ImageError(f"{subject}: the layout holds no image manifest")
 
         if self.selector.startswith("@"):
-            try:
-                return candidates[int(self.selector[1:])]
-            except (ValueError, IndexError):
+            number = self.selector[1:]
+            if not number.isdigit() or int(number) >= len(candidates):
                 raise ImageError(
                     f"{subject}: no image {self.selector}; the layout holds {listing}"
-                ) from None
+                )
+            return candidates[int(number)]
 
         pool = candidates
         if self.selector:
@@ -187,7 +203,8 @@ class OciLayoutSource(ImageSource):
                     f"{subject}: no image named {self.selector!r}; "
                     f"the layout holds {listing}"
                 )
-        if len(pool) == 1:
+        if len({c.digest for c in pool}) == 1:
+            # One manifest listed twice (ggcr's test_index does): no choice.
             return pool[0]
 
         host = _host_platform()

@@ -14,7 +14,14 @@ import tarfile
 from pathlib import Path
 from typing import IO
 
+from pytest_sentry._image._tar import Probe, ProbedTar, is_truncation
 from pytest_sentry._image.interface import ImageError, ImageLimitError, Limits
+
+_READ_ERRORS = (tarfile.TarError, OSError, EOFError)
+
+# Links between members of an outer archive (ggcr writes some): a chain this
+# long is a loop.
+_MAX_LINK_HOPS = 16
 
 
 class Store(abc.ABC):
@@ -42,7 +49,12 @@ class Store(abc.ABC):
     def read_small(self, name: str) -> bytes:
         """A metadata file (manifest, index, config) under the metadata bound."""
         with self.open(name) as handle:
-            data = handle.read(self.limits.max_metadata_bytes + 1)
+            try:
+                data = handle.read(self.limits.max_metadata_bytes + 1)
+            except _READ_ERRORS as error:
+                raise ImageError(
+                    f"{self.subject}: {name} is truncated or unreadable ({error})"
+                ) from error
         if (
             self.limits.max_metadata_bytes
             and len(data) > self.limits.max_metadata_bytes
@@ -70,14 +82,23 @@ class TarStore(Store):
             # "r:*" detects gzip, bzip2 and xz around the outer tar; random
             # access into a compressed outer tar re-reads from the start, which
             # is fine for the small archives that come compressed.
-            self._tar = tarfile.open(path, mode="r:*")
+            self._tar = ProbedTar.open(path, mode="r:*", tarinfo=Probe)
             members = self._tar.getmembers()
         except tarfile.ReadError as error:
+            if is_truncation(error):
+                raise ImageError(f"{path.name}: archive is truncated") from error
             raise ImageError(f"{path.name}: not a tar archive ({error})") from error
         except (EOFError, OSError, tarfile.TarError) as error:
+            if is_truncation(error):
+                raise ImageError(f"{path.name}: archive is truncated") from error
             raise ImageError(f"{path.name}: unreadable archive ({error})") from error
 
+        damage = self._tar.damage()
+        if damage is not None:
+            self._tar.close()
+            raise ImageError(f"{path.name}: archive is {damage}")
         if limits.max_members and len(members) > limits.max_members:
+            self._tar.close()
             raise ImageLimitError(
                 f"{path.name}: more than {limits.max_members} entries in the archive"
             )
@@ -90,18 +111,37 @@ class TarStore(Store):
         return frozenset(self._members)
 
     def open(self, name: str) -> IO[bytes]:
-        member = self._members.get(_clean(name))
-        if member is None:
-            raise ImageError(f"{self.subject}: no {name} in the archive")
+        member = self._follow(name)
         try:
             handle = self._tar.extractfile(member)
-        except (KeyError, tarfile.TarError) as error:
-            raise ImageError(
-                f"{self.subject}: {name} is a link to a missing member ({error})"
-            ) from error
+        except _READ_ERRORS as error:
+            raise ImageError(f"{self.subject}: cannot read {name} ({error})") from error
         if handle is None:
             raise ImageError(f"{self.subject}: {name} is not a regular file")
         return handle
+
+    def _follow(self, name: str) -> tarfile.TarInfo:
+        """The regular member ``name`` leads to; links stay inside the archive.
+
+        Followed here, with a bound, rather than by tarfile, which recurses
+        without one on a link loop.
+        """
+        current = _clean(name)
+        for _hop in range(_MAX_LINK_HOPS):
+            member = self._members.get(current)
+            if member is None:
+                missing = "" if current == _clean(name) else f" (via {current})"
+                raise ImageError(f"{self.subject}: no {name} in the archive{missing}")
+            if member.isfile():
+                return member
+            if member.islnk():
+                current = _clean(member.linkname)
+            else:
+                base = "" if member.linkname.startswith("/") else member.name
+                current = _clean(
+                    posixpath.join(posixpath.dirname(base), member.linkname)
+                )
+        raise ImageError(f"{self.subject}: {name} is a link loop inside the archive")
 
     def close(self) -> None:
         self._tar.close()

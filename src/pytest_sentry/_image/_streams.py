@@ -1,4 +1,4 @@
-"""Decompressing, counting readers for layer blobs.
+"""Decompressing, bounded, forward-only readers for layer blobs.
 
 Layers are read once, front to back. The compression is taken from the first
 bytes, not from a media type or a file name, because archives in the wild
@@ -12,6 +12,7 @@ import bz2
 import enum
 import io
 import lzma
+import tarfile
 import zlib
 from typing import IO, Any
 
@@ -22,6 +23,10 @@ _CHUNK = 1024 * 1024
 # The ratio bound only applies past this many output bytes: small, highly
 # repetitive layers (a few MB of zeros) are common and harmless.
 _RATIO_FLOOR = 64 * 1024 * 1024
+
+# Errors a blob (a member of the outer tar, or a file) raises when it is cut
+# short or unreadable; they are reported as the layer's problem.
+_BLOB_ERRORS = (tarfile.TarError, OSError, EOFError)
 
 
 class Compression(enum.Enum):
@@ -48,18 +53,24 @@ def sniff(head: bytes) -> Compression:
     return Compression.NONE
 
 
-class _CountingReader(io.RawIOBase):
-    """Counts bytes read from the compressed side, for the ratio bound."""
+class _BlobReader(io.RawIOBase):
+    """The compressed side: counts bytes for the ratio bound, names read errors."""
 
-    def __init__(self, raw: IO[bytes]) -> None:
-        self._raw = raw
+    def __init__(self, blob: IO[bytes], subject: str) -> None:
+        self._blob = blob
+        self._subject = subject
         self.count = 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        data = self._raw.read(len(buffer))
+        try:
+            data = self._blob.read(len(buffer))
+        except _BLOB_ERRORS as error:
+            raise ImageError(
+                f"{self._subject}: blob is truncated or unreadable ({error})"
+            ) from error
         size = len(data)
         buffer[:size] = data
         self.count += size
@@ -67,101 +78,196 @@ class _CountingReader(io.RawIOBase):
 
 
 class _GzipReader(io.RawIOBase):
-    """A gzip reader with large reads and support for concatenated members.
+    """gzip with large reads and concatenated members (eStargz writes many).
 
     ``gzip.GzipFile`` reads in small chunks; this keeps decompression at the
     speed of ``gzip -dc`` on large layers.
     """
 
-    def __init__(self, raw: IO[bytes]) -> None:
-        self._raw = raw
+    def __init__(self, source: IO[bytes], subject: str) -> None:
+        self._source = source
+        self._subject = subject
         self._inflate = zlib.decompressobj(wbits=31)
-        self._pending = b""
+        self._input = b""
+        self._in_member = False
+        self._output = b""
+        self._offset = 0
         self._eof = False
-        self._started = False
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        want = len(buffer)
-        while not self._pending and not self._eof:
-            self._fill(want)
-        size = min(want, len(self._pending))
-        buffer[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
+        while self._offset >= len(self._output):
+            if self._eof:
+                return 0
+            self._fill()
+        size = min(len(buffer), len(self._output) - self._offset)
+        buffer[:size] = memoryview(self._output)[self._offset : self._offset + size]
+        self._offset += size
         return size
 
-    def _fill(self, want: int) -> None:
-        if self._inflate.unconsumed_tail:
-            data = self._inflate.unconsumed_tail
-        else:
-            data = self._raw.read(_CHUNK)
-            if not data:
-                if not self._inflate.eof and self._started:
-                    raise ImageError("gzip stream: truncated before its end")
+    def _fill(self) -> None:
+        if self._inflate.eof:
+            # One member done; whatever follows starts the next one.
+            self._input = self._inflate.unused_data + self._input
+            self._inflate = zlib.decompressobj(wbits=31)
+            self._in_member = False
+
+        if not self._input:
+            self._input = self._source.read(_CHUNK)
+            if not self._input:
+                if self._in_member:
+                    raise ImageError(f"{self._subject}: gzip data is truncated")
                 self._eof = True
                 return
-        self._started = True
-        try:
-            self._pending = self._inflate.decompress(data, max(want, _CHUNK))
-        except zlib.error as error:
-            raise ImageError(f"gzip stream: corrupt data ({error})") from error
 
-        if self._inflate.eof:
-            rest = self._inflate.unused_data
-            self._inflate = zlib.decompressobj(wbits=31)
-            self._started = False
-            if rest.strip(b"\x00"):
-                self._pending += self._inflate.decompress(rest, _CHUNK)
-                self._started = True
+        if not self._in_member:
+            # Zero padding after the last member is common and harmless, as
+            # `gzip -d` agrees; anything else must be another member.
+            self._input = self._input.lstrip(b"\x00")
+            if not self._input:
+                return
+            self._in_member = True
+
+        try:
+            self._output = self._inflate.decompress(self._input, _CHUNK)
+        except zlib.error as error:
+            raise ImageError(
+                f"{self._subject}: gzip data is corrupt ({error})"
+            ) from error
+        self._offset = 0
+        self._input = self._inflate.unconsumed_tail
+
+
+class _Bounded(io.RawIOBase):
+    """The decompressed side: enforces the layer size and ratio bounds."""
+
+    def __init__(
+        self,
+        inner: io.RawIOBase | io.BufferedIOBase,
+        blob: _BlobReader,
+        limits: Limits,
+        subject: str,
+    ) -> None:
+        self._inner = inner
+        self._blob = blob
+        self._limits = limits
+        self._subject = subject
+        self.produced = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.produced
+
+    def readinto(self, buffer: Any) -> int:
+        size = self._inner.readinto(buffer) or 0
+        self.produced += size
+        if size:
+            self._check()
+        return size
+
+    def _check(self) -> None:
+        limits = self._limits
+        if limits.max_layer_bytes and self.produced > limits.max_layer_bytes:
+            raise ImageLimitError(
+                f"{self._subject}: layer decompresses to more than "
+                f"{limits.max_layer_bytes} bytes"
+            )
+        if not limits.max_ratio or self.produced < _RATIO_FLOOR:
+            return
+        compressed = max(self._blob.count, 1)
+        if self.produced > compressed * limits.max_ratio:
+            raise ImageLimitError(
+                f"{self._subject}: decompresses to more than {limits.max_ratio} "
+                f"times its size ({self.produced} bytes from {compressed}); "
+                "refusing a likely decompression bomb"
+            )
 
 
 class LayerStream(io.BufferedReader):
-    """A decompressed layer with counters for the limits."""
+    """A decompressed layer that tarfile can read in its random-access mode.
 
-    def __init__(self, raw: io.RawIOBase, counter: _CountingReader) -> None:
+    ``seek`` only goes forward, by reading and dropping bytes. tarfile's own
+    stream mode copies its whole buffer on every header it reads; this keeps
+    headers at the cost of a C ``read`` and skipped data at a ``readinto``.
+    """
+
+    def __init__(self, raw: _Bounded, compression: Compression) -> None:
         super().__init__(raw, buffer_size=_CHUNK)
-        self._counter = counter
+        self.compression = compression
+        self._scratch = bytearray(_CHUNK)
 
-    @property
-    def compressed_bytes(self) -> int:
-        return self._counter.count
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, target: int, whence: int = io.SEEK_SET) -> int:
+        position = self.tell()
+        if whence == io.SEEK_CUR:
+            target += position
+        elif whence != io.SEEK_SET:
+            raise io.UnsupportedOperation("layer streams only seek from the start")
+        if target < position:
+            raise io.UnsupportedOperation("layer streams cannot seek backwards")
+
+        view = memoryview(self._scratch)
+        while position < target:
+            got = self.readinto(view[: min(target - position, _CHUNK)])
+            if not got:
+                break
+            position += got
+        return position
 
 
-def open_layer(blob: IO[bytes], subject: str) -> tuple[LayerStream, Compression]:
-    """Wrap a raw layer blob in the right decompressor.
+def open_layer(blob: IO[bytes], subject: str, limits: Limits) -> LayerStream:
+    """Wrap a raw layer blob in the right decompressor and the bounds.
 
     ``subject`` names the layer in errors. zstd needs the ``zstd`` extra; its
     absence is reported as such rather than as a corrupt layer.
     """
-    counter = _CountingReader(blob)
+    counter = _BlobReader(blob, subject)
     buffered = io.BufferedReader(counter, buffer_size=_CHUNK)
     kind = sniff(buffered.peek(8)[:8])
 
-    raw: io.RawIOBase
+    inner: io.RawIOBase | io.BufferedIOBase
     if kind is Compression.GZIP:
-        raw = _GzipReader(buffered)
+        inner = _GzipReader(buffered, subject)
     elif kind is Compression.ZSTD:
-        raw = _zstd_reader(buffered, subject)
+        inner = _zstd_reader(buffered, subject)
     elif kind is Compression.BZIP2:
-        raw = _Adapter(bz2.BZ2File(buffered))
+        inner = _Decoded(bz2.BZ2File(buffered), subject, (OSError, EOFError))
     elif kind is Compression.XZ:
-        raw = _Adapter(lzma.LZMAFile(buffered))
+        inner = _Decoded(lzma.LZMAFile(buffered), subject, (lzma.LZMAError, EOFError))
     else:
-        raw = _Adapter(buffered)
-    return LayerStream(raw, counter), kind
+        inner = buffered
+    return LayerStream(_Bounded(inner, counter, limits, subject), kind)
 
 
-class _Adapter(io.RawIOBase):
-    def __init__(self, inner: IO[bytes]) -> None:
+class _Decoded(io.RawIOBase):
+    """A library decompressor whose own errors become the layer's problem."""
+
+    def __init__(
+        self,
+        inner: IO[bytes],
+        subject: str,
+        errors: tuple[type[BaseException], ...],
+    ) -> None:
         self._inner = inner
+        self._subject = subject
+        self._errors = errors
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        data = self._inner.read(len(buffer))
+        try:
+            data = self._inner.read(len(buffer))
+        except self._errors as error:
+            raise ImageError(
+                f"{self._subject}: compressed data is corrupt or truncated ({error})"
+            ) from error
         buffer[: len(data)] = data
         return len(data)
 
@@ -177,19 +283,4 @@ def _zstd_reader(buffered: IO[bytes], subject: str) -> io.RawIOBase:
     reader = zstandard.ZstdDecompressor().stream_reader(
         buffered, read_across_frames=True
     )
-    return _Adapter(reader)
-
-
-def check_ratio(
-    stream: LayerStream, produced: int, limits: Limits, subject: str
-) -> None:
-    """Stop a decompression bomb once it has produced enough to tell."""
-    if not limits.max_ratio or produced < _RATIO_FLOOR:
-        return
-    compressed = max(stream.compressed_bytes, 1)
-    if produced > compressed * limits.max_ratio:
-        raise ImageLimitError(
-            f"{subject}: decompresses to more than {limits.max_ratio} times its "
-            f"size ({produced} bytes from {compressed}); refusing a likely "
-            "decompression bomb"
-        )
+    return _Decoded(reader, subject, (zstandard.ZstdError, OSError))

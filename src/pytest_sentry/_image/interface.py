@@ -120,12 +120,14 @@ class FileSystem:
         than ``MAX_SYMLINK_HOPS`` links gives ``None``, not an exception,
         because a dangling or looping link is a fact about the image.
         """
-        pending = [part for part in normalize(path).split("/") if part]
+        # Not normalised first: "a/.." must climb from wherever the link "a"
+        # leads, not cancel out on paper.
+        pending = [part for part in ("/" + path).split("/")[::-1] if part]
         resolved = "/"
         hops = 0
 
         while pending:
-            part = pending.pop(0)
+            part = pending.pop()
             if part == ".":
                 continue
             if part == "..":
@@ -136,6 +138,8 @@ class FileSystem:
             if entry is None:
                 return None
             if entry.type is not FileType.SYMLINK:
+                if pending and entry.type is not FileType.DIRECTORY:
+                    return None
                 resolved = candidate
                 continue
 
@@ -145,7 +149,7 @@ class FileSystem:
             target = entry.link_target
             if target.startswith("/"):
                 resolved = "/"
-            pending[:0] = [p for p in target.split("/") if p]
+            pending.extend(p for p in target.split("/")[::-1] if p)
 
         return resolved
 
