@@ -12,12 +12,12 @@ import json
 from typing import Any
 
 import pytest
-from scannerdata import assert_parsed, document, files, read
 
 from pytest_sentry._models import Severity
 from pytest_sentry._runners.interface import OutputKind
 from pytest_sentry._scanners._blackduck import BlackDuckScanner, parse_blackduck
 from pytest_sentry._scanners.interface import ScanError
+from scannerdata import assert_parsed, document, files, read
 
 REFUSED = {"bc-hub-vulnerability-notification.json": 'no "items"'}
 
@@ -36,7 +36,7 @@ def test_counts_match_the_report(name: str) -> None:
 
 
 def test_notifications_are_refused() -> None:
-    with pytest.raises(ScanError, match="^blackduck: not a Black Duck result"):
+    with pytest.raises(ScanError, match=r"^blackduck: not a Black Duck result"):
         parse_blackduck(read("blackduck", "bc-hub-vulnerability-notification.json"))
 
 
@@ -113,7 +113,8 @@ def test_detect_result_file_components_become_findings() -> None:
         (b"[{}]", "blackduck: items[0]: neither a Detect component nor a Hub item"),
         (
             b'[{"componentName": "c", "vulnerabilityWithRemediation": {}}]',
-            'blackduck: items[0].vulnerabilityWithRemediation: missing "vulnerabilityName"',
+            "blackduck: items[0].vulnerabilityWithRemediation: missing "
+            '"vulnerabilityName"',
         ),
     ],
 )

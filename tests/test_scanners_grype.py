@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from scannerdata import assert_parsed, document, files, read
 
 from pytest_sentry._models import Severity
 from pytest_sentry._scanners._grype import GrypeScanner, parse_grype
 from pytest_sentry._scanners._normalize import finalize
 from pytest_sentry._scanners.interface import ScanError
+from scannerdata import assert_parsed, document, files, read
 
 REFUSED = {
     "grype-TestCycloneDxPresenterImage.json": "CycloneDX",

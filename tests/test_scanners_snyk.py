@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from scannerdata import assert_parsed, document, files, read
 
 from pytest_sentry._models import Severity
 from pytest_sentry._scanners._normalize import finalize
 from pytest_sentry._scanners._snyk import SnykScanner, parse_snyk
 from pytest_sentry._scanners.interface import ScanError
+from scannerdata import assert_parsed, document, files, read
 
 REFUSED = {"snykcli-container-sarif.json": "SARIF"}
 
@@ -39,7 +39,7 @@ def test_counts_match_the_report(name: str) -> None:
 
 
 def test_sarif_is_refused() -> None:
-    with pytest.raises(ScanError, match="^snyk: this is a SARIF report"):
+    with pytest.raises(ScanError, match=r"^snyk: this is a SARIF report"):
         parse_snyk(read("snyk", "snykcli-container-sarif.json"))
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from scannerdata import assert_parsed, document, files, read
 
 from pytest_sentry._models import Severity
 from pytest_sentry._runners.interface import OutputKind
 from pytest_sentry._scanners._wiz import WizScanner, parse_wiz
 from pytest_sentry._scanners.interface import ScanError
+from scannerdata import assert_parsed, document, files, read
 
 REFUSED = {"dd-wizcli-iac-many_vul.json": "an IaC scan result"}
 
@@ -36,7 +36,7 @@ def test_counts_match_the_report(name: str) -> None:
 
 
 def test_iac_results_are_refused() -> None:
-    with pytest.raises(ScanError, match="^wiz: an IaC scan result"):
+    with pytest.raises(ScanError, match=r"^wiz: an IaC scan result"):
         parse_wiz(read("wiz", "dd-wizcli-iac-many_vul.json"))
 
 
@@ -56,7 +56,7 @@ def test_os_package_finding() -> None:
     findings = parse_wiz(read("wiz", "dd-wizcli-img-many_vul.json"))
 
     os_findings = [f for f in findings if f.package_type == "os"]
-    assert [(f.cve_id, f.package_name, f.severity) for f in os_findings][0] == (
+    assert next((f.cve_id, f.package_name, f.severity) for f in os_findings) == (
         "CVE-2024-5535",
         "libcrypto3",
         Severity.LOW,
