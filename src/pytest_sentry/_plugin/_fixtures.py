@@ -1,0 +1,107 @@
+"""The ``audit`` and ``sentry_scan`` fixtures.
+
+``audit`` is the :class:`AuditResult` of the image the closest ``sentry``
+marker names (or the one ``--sentry-image``), audited once per session with
+the same settings. An audit that could not do its work errors the test
+instead of handing it a result that could pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from pydantic import PrivateAttr
+
+from pytest_sentry._builder import Scan
+from pytest_sentry._models import (
+    AuditResult,
+    CheckStatus,
+    Severity,
+    Verdict,
+    Vulnerability,
+)
+from pytest_sentry._plugin._marker import apply_marker, marker_image, marker_values
+from pytest_sentry._plugin._outcomes import no_scan_reason
+from pytest_sentry._plugin._settings import SettingsError
+from pytest_sentry._plugin._state import SentryState, get_state
+from pytest_sentry._plugin._targets import Target, single_target
+
+
+class FixtureAudit(AuditResult):
+    """An :class:`AuditResult` that will not vouch for findings it never looked at.
+
+    When no vulnerability scan ran, :meth:`vulnerabilities_at_least` skips
+    the test (errors it with ``--sentry-require-scanner``) rather than return
+    an empty tuple that an assertion would read as "no findings".
+    """
+
+    _require_scan: bool = PrivateAttr(default=False)
+
+    @classmethod
+    def of(cls, result: AuditResult, *, require_scan: bool) -> FixtureAudit:
+        audit = cls.model_validate(dict(result))
+        audit._require_scan = require_scan
+        return audit
+
+    def vulnerabilities_at_least(
+        self, severity: Severity | str, *, include_suppressed: bool = False
+    ) -> tuple[Vulnerability, ...]:
+        if not self.scan_ran:
+            reason = no_scan_reason(self)
+            if self._require_scan:
+                pytest.fail(reason, pytrace=False)
+            pytest.skip(reason)
+        return super().vulnerabilities_at_least(
+            severity, include_suppressed=include_suppressed
+        )
+
+
+@pytest.fixture
+def audit(request: pytest.FixtureRequest) -> AuditResult:
+    """The audit of the image named by the ``sentry`` marker or --sentry-image."""
+    state = get_state(request.config)
+    try:
+        values = marker_values(request.node)
+        settings = apply_marker(state.options.settings, values, request.config.rootpath)
+        target = _target(state, marker_image(values), request.config.rootpath)
+    except SettingsError as error:
+        pytest.fail(str(error), pytrace=False)
+
+    result = state.audit(target, settings)
+    if result.verdict is Verdict.ERROR:
+        lines = [f"sentry audit of {target.written}: ERROR"]
+        lines += [f"  {error}" for error in result.errors]
+        lines += [
+            f"  check {c.id}: {c.details}"
+            for c in result.checks
+            if c.status is CheckStatus.ERROR
+        ]
+        pytest.fail("\n".join(lines), pytrace=False)
+    return FixtureAudit.of(result, require_scan=settings.require_scanner)
+
+
+@pytest.fixture
+def sentry_scan(request: pytest.FixtureRequest) -> Callable[[str], Scan]:
+    """A builder factory with the session's settings: ``sentry_scan("app.tar")``.
+
+    Each call returns a fresh :class:`Scan` for ad-hoc audits; its audits are
+    not shared with other tests.
+    """
+    settings = get_state(request.config).options.settings
+    return settings.builder
+
+
+def _target(state: SentryState, image: str | None, base: Path) -> Target:
+    if image is not None:
+        return single_target(image, base)
+    images = state.options.images
+    if len(images) == 1:
+        return images[0]
+    named = ", ".join(t.written for t in images) or "none"
+    raise SettingsError(
+        "audit fixture: no image to audit; mark the test with "
+        "@pytest.mark.sentry(image=...) or pass exactly one --sentry-image "
+        f"(given: {named})"
+    )
