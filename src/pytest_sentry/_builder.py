@@ -10,9 +10,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pytest_sentry._audit import run_audit
+from pytest_sentry import _dagger
+from pytest_sentry._audit import ImageLoader, default_loader, run_audit
 from pytest_sentry._checks import all_checks
 from pytest_sentry._image.interface import DEFAULT_LIMITS, Image, Limits
 from pytest_sentry._models import AuditResult, Severity, Vulnerability
@@ -21,6 +22,9 @@ from pytest_sentry._scanners.interface import (
     ScannerUnavailableError,
     VulnerabilityScan,
 )
+
+if TYPE_CHECKING:
+    import dagger
 
 _DEFAULT_SCANNER = "trivy"
 
@@ -46,6 +50,9 @@ class Scan:
     scanner: ScannerChoice | None = ScannerChoice(_DEFAULT_SCANNER, explicit=False)
     policy: Policy = DEFAULT_POLICY
     limits: Limits = DEFAULT_LIMITS
+    #: Set for a ``dagger.Container`` or registry credentials: how the image
+    #: is reached through the Dagger engine.
+    target: _dagger.ImageTarget | None = field(default=None, compare=False, repr=False)
     _cache: dict[str, AuditResult] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -114,6 +121,22 @@ class Scan:
     def without_scanner(self) -> Scan:
         return self._scanner(None)
 
+    # Image ----------------------------------------------------------------
+
+    def with_registry_auth(
+        self, username: str, password: str, *, registry: str = ""
+    ) -> Scan:
+        """Pull a registry image with credentials (sent as a Dagger secret).
+
+        ``registry`` (``ghcr.io``) limits them to that host. Without this,
+        ``SENTRY_REGISTRY_USER``/``SENTRY_REGISTRY_PASSWORD`` apply.
+        """
+        if isinstance(self.target, _dagger.ContainerTarget):
+            raise ValueError("with_registry_auth: a dagger.Container is not pulled")
+        auth = _dagger.RegistryAuth(username, password, registry)
+        target = _dagger.registry_target(self.image, auth)
+        return dataclasses.replace(self, target=target, _cache={})
+
     # Policy ---------------------------------------------------------------
 
     def fail_on(self, severity: Severity | str) -> Scan:
@@ -179,8 +202,13 @@ class Scan:
                 vuln_scan = None
                 notes = (f"The scanner could not run here, so no scan ran: {error}",)
 
+        reference: str = self.image
+        loader: ImageLoader = default_loader
+        if self.target is not None:
+            reference, loader = self.target.prepare()
         result = run_audit(
-            self.image,
+            reference,
+            loader=loader,
             checks=all_checks(),
             scan=vuln_scan,
             policy=self.policy,
@@ -243,6 +271,10 @@ class _Unavailable(VulnerabilityScan):
         raise self._error
 
 
-def scan(image: str) -> Scan:
-    """Start auditing ``image`` (an archive path, ``docker-archive:...``, ...)."""
-    return Scan(image)
+def scan(image: str | dagger.Container) -> Scan:
+    """Start auditing ``image``: an archive path, ``docker-archive:...``, a
+    registry reference, or a ``dagger.Container`` from your own pipeline."""
+    if isinstance(image, str):
+        return Scan(image)
+    target = _dagger.container_target(image)
+    return Scan(target.label, target=target)
