@@ -205,30 +205,77 @@ class ScannerScan(VulnerabilityScan):
         output = self.runner.execute(self.spec, image)
         code = output.exit_code
         if code is not None and code not in self.spec.success_codes:
-            raise ScanError(f"{self.name}: {_ended(code)}{self._context(output)}")
+            raise ScanError(f"{self.name}: {_ended(code)}; {self._details(output)}")
         if not output.data.strip():
-            what = "printed nothing" if code is not None else "report is empty"
-            raise ScanError(f"{self.name}: {what}{self._context(output)}")
+            raise ScanError(
+                f"{self.name}: {self._nothing(code)} ({self._where(output)})"
+            )
 
         try:
             findings = self.scanner.parse(output.data)
         except ScanError as error:
-            raise ScanError(f"{error}{self._context(output)}") from error
+            text = str(error)
+            if not text.startswith(f"{self.name}:"):
+                text = f"{self.name}: {text}"
+            raise ScanError(f"{text} ({self._where(output)})") from error
 
         logger.debug("%s: %d findings from %s", self.name, len(findings), output.origin)
-        return tuple(finalize(findings))
+        return tuple(finalize(self._masked_findings(findings)))
 
-    def _context(self, output: RunOutput) -> str:
+    def _nothing(self, code: int | None) -> str:
+        if code is None:
+            return "the report is empty"
+        if self.spec.output == STDOUT:
+            return "printed nothing"
+        return "wrote no report"
+
+    def _where(self, output: RunOutput) -> str:
         if output.exit_code is None:
-            return f" ({output.origin})"
-        code = output.exit_code
+            return output.origin
+        return f"exit code {output.exit_code}; {self._details(output)}"
+
+    def _details(self, output: RunOutput) -> str:
         if output.stderr:
-            return f" (exit code {code}; stderr:\n{output.stderr})"
+            return f"stderr:\n{output.stderr}"
         if output.data.strip():
             # Some tools (Snyk) report their errors in the JSON, not on stderr.
             head = excerpt(output.data, self.spec.secrets)
-            return f" (exit code {code}; stderr was empty; output began:\n{head})"
-        return f" (exit code {code}; stderr was empty)"
+            return f"stderr was empty; output began:\n{head}"
+        return "stderr was empty"
+
+    def _masked_findings(self, findings: list[Vulnerability]) -> list[Vulnerability]:
+        # A scanner that echoes a credential into its report must not carry
+        # it into ours.
+        secrets = self.spec.secrets
+        if not secrets:
+            return findings
+        return [_mask_finding(f, secrets) for f in findings]
+
+
+def _mask_finding(finding: Vulnerability, secrets: tuple[str, ...]) -> Vulnerability:
+    texts = {
+        name: value
+        for name, value in finding.model_dump(include=_TEXT_FIELDS).items()
+        if any(secret in value for secret in secrets)
+    }
+    aliases = tuple(mask(a, secrets) for a in finding.aliases)
+    if not texts and aliases == finding.aliases:
+        return finding
+    update: dict[str, object] = {k: mask(v, secrets) for k, v in texts.items()}
+    update["aliases"] = aliases
+    return finding.model_copy(update=update)
+
+
+_TEXT_FIELDS = {
+    "cve_id",
+    "package_name",
+    "installed_version",
+    "fixed_version",
+    "scanner_severity",
+    "title",
+    "url",
+    "package_type",
+}
 
 
 def _ended(code: int) -> str:
