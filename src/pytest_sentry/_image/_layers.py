@@ -42,6 +42,9 @@ logger = logging.getLogger(__name__)
 
 _WHITEOUT = ".wh."
 _OPAQUE = ".wh..wh..opq"
+_ROOT_OPAQUE = "/" + _OPAQUE
+_AUFS_META = "/.wh..wh."
+_AUFS_LINKS = "/.wh..wh.plnk/"
 
 # eStargz puts its table of contents and prefetch markers in the layer tar;
 # they are not part of the image's filesystem.
@@ -81,6 +84,7 @@ class LayerMerger:
         # whiteouts must leave alone (umoci calls them upper paths).
         self._upper: set[str] = set()
         self._fs = FileSystem(self._entries)
+        self._aufs_links: dict[str, FileEntry] = {}
         self.members = 0
 
     @property
@@ -117,6 +121,9 @@ class LayerMerger:
         parent, _, base = path.rpartition("/")
         parent = parent or "/"
 
+        if path.startswith(_AUFS_META) and path != _ROOT_OPAQUE:
+            self._aufs_meta(member, path, base)
+            return
         if base.startswith(_WHITEOUT):
             self._whiteout(parent, base)
             return
@@ -144,6 +151,12 @@ class LayerMerger:
                 entry.content = entries.read(member)
 
         self._put(path, parent, entry)
+
+    def _aufs_meta(self, member: tarfile.TarInfo, path: str, base: str) -> None:
+        # Docker skips AUFS metadata too, but keeps the files of .wh..wh.plnk
+        # as targets for the hard links that AUFS-era layers point there.
+        if path.startswith(_AUFS_LINKS) and member.isfile():
+            self._aufs_links[base] = _entry(member, FileType.FILE)
 
     def _set_root(self, member: tarfile.TarInfo) -> None:
         if member.isdir():
@@ -220,9 +233,13 @@ class LayerMerger:
         return real
 
     def _hardlink(self, member: tarfile.TarInfo) -> FileEntry:
-        folder, _, base = normalize(member.linkname).rpartition("/")
-        real = self._locate(folder or "/")
-        target = self._entries.get(f"{real}/{base}" if real != "/" else f"/{base}")
+        link = normalize(member.linkname)
+        folder, _, base = link.rpartition("/")
+        if link.startswith(_AUFS_LINKS):
+            target = self._aufs_links.get(base)
+        else:
+            real = self._locate(folder or "/")
+            target = self._entries.get(f"{real}/{base}" if real != "/" else f"/{base}")
         if target is None:
             raise _Refused(f"hard link to missing {member.linkname}")
         if target.type is FileType.DIRECTORY:

@@ -153,10 +153,11 @@ class OciLayoutSource(ImageSource):
             annotations = descriptor.get("annotations")
             if not isinstance(annotations, dict):
                 annotations = {}
-            name = next(
+            # A name given in index.json wins over one inside a nested index:
+            # the spec only gives meaning to the top level's.
+            name = ref_name or next(
                 (str(annotations[k]) for k in _REF_NAMES if k in annotations), ""
             )
-            name = name or ref_name
             here = _platform(descriptor.get("platform")) or plat
             media = descriptor.get("mediaType", "")
 
@@ -175,7 +176,11 @@ class OciLayoutSource(ImageSource):
                 continue
             config = document.get("config")
             config_type = config.get("mediaType") if isinstance(config, dict) else ""
-            if config_type not in _IMAGE_CONFIG_TYPES or here.startswith("unknown"):
+            if (
+                config_type not in _IMAGE_CONFIG_TYPES
+                or here.startswith("unknown")
+                or not _has_tar_layers(document)
+            ):
                 logger.debug(
                     "%s: skipping artifact %s", store.subject, descriptor.get("digest")
                 )
@@ -216,6 +221,21 @@ class OciLayoutSource(ImageSource):
             f"{subject}: holds {len(pool)} images, pick one with "
             f"{self.scheme}:{self.path}:REF or :@INDEX; {listing}"
         )
+
+
+def _has_tar_layers(manifest: dict[str, Any]) -> bool:
+    """Are all layers filesystem tars? Artifacts borrow the image config type.
+
+    A missing media type counts as a tar, to be lenient with hand-made layouts.
+    """
+    layers = manifest.get("layers")
+    if not isinstance(layers, list):
+        return True
+    for layer in layers:
+        media = str(layer.get("mediaType") or "") if isinstance(layer, dict) else ""
+        if media and "tar" not in media:
+            return False
+    return True
 
 
 def _ref_matches(selector: str, ref_name: str) -> bool:
