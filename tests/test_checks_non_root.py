@@ -76,6 +76,18 @@ def test_root_spellings_fail(tmp_path: Path, user: str, evidence: str) -> None:
     assert "USER 10001" in result.remediation
 
 
+@pytest.mark.parametrize("user", ["", "root", "0", "0:0", "root:root"])
+def test_root_spellings_fail_as_root_without_any_passwd(
+    tmp_path: Path, user: str
+) -> None:
+    # Distroless and scratch images have no /etc/passwd: root is still root,
+    # not an unknown user.
+    result = CHECK.run(_image(tmp_path, user, passwd=None))
+
+    assert result.status is CheckStatus.FAIL
+    assert "runs as root" in result.details
+
+
 def test_unset_user_is_root_even_without_a_user_key(tmp_path: Path) -> None:
     result = CHECK.run(_image(tmp_path, None))
 
