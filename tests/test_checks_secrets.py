@@ -482,3 +482,30 @@ def test_config_env_map_is_what_the_check_reads() -> None:
 def test_weak_real_words_are_findings(value: str) -> None:
     # Services accept these; only sample markers such as changeme are skipped.
     assert scan_variable("DB_PASSWORD", value) is not None
+
+
+@pytest.mark.parametrize(
+    ("env", "status", "details"),
+    [
+        ([], CheckStatus.PASS, "The image config sets no environment variables."),
+        (["LANG=C"], CheckStatus.PASS, "The image's one environment variable holds"),
+        (["A=1", "B=2"], CheckStatus.PASS, "None of the image's 2 environment"),
+        (
+            ["LANG=C", "DB_PASSWORD=hunt3r"],
+            CheckStatus.FAIL,
+            "1 of 2 environment variables holds a credential: DB_PASSWORD.",
+        ),
+        (
+            ["API_KEY=k3y-k3y-k3y", "DB_PASSWORD=hunt3r"],
+            CheckStatus.FAIL,
+            "2 of 2 environment variables hold credentials: API_KEY, DB_PASSWORD.",
+        ),
+    ],
+)
+def test_details_sentence(
+    tmp_path: Path, env: list[str], status: CheckStatus, details: str
+) -> None:
+    result = CHECK.run(_image_with_env(tmp_path, env))
+
+    assert result.status is status
+    assert result.details.startswith(details)

@@ -112,19 +112,29 @@ class SecretsInEnvCheck(Check):
             len(findings),
         )
         if not findings:
-            return self.result(
-                CheckStatus.PASS,
-                f"None of the {len(env)} environment variables holds a credential.",
-            )
+            return self.result(CheckStatus.PASS, _clean_summary(len(env)))
 
         names = ", ".join(f.name for f in findings)
         return self.result(
             CheckStatus.FAIL,
-            f"{len(findings)} of {len(env)} environment variables hold "
-            f"credentials: {names}.",
+            f"{len(findings)} of {_variables(len(env))} "
+            f"{'holds a credential' if len(findings) == 1 else 'hold credentials'}: "
+            f"{names}.",
             evidence=tuple(f.evidence for f in findings),
             remediation=_REMEDIATION,
         )
+
+
+def _variables(count: int) -> str:
+    return f"{count} environment variable{'' if count == 1 else 's'}"
+
+
+def _clean_summary(count: int) -> str:
+    if count == 0:
+        return "The image config sets no environment variables."
+    if count == 1:
+        return "The image's one environment variable holds no credential."
+    return f"None of the image's {count} environment variables holds a credential."
 
 
 def family_ids() -> Iterable[str]:
