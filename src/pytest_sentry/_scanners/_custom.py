@@ -45,15 +45,12 @@ class CustomScanner(Scanner):
         parser: Parser,
         success_codes: Sequence[int] = (0,),
         credentials: Mapping[str, str] | None = None,
+        runs: bool = True,
     ) -> None:
         argv = [str(a) for a in argv]
-        if not argv:
-            raise ValueError("custom scanner: args must start with the program to run")
-        if not any("{archive}" in a for a in argv):
-            raise ValueError(
-                "custom scanner: args must contain {archive} where the image "
-                "archive's path goes"
-            )
+        # A scanner only read from a report file never runs: no argv needed.
+        if runs:
+            _check_argv(argv)
         if not success_codes:
             raise ValueError("custom scanner: success_codes must not be empty")
 
@@ -79,13 +76,23 @@ class CustomScanner(Scanner):
         secrets = {**self.secret_env, **(credentials or {})}
         return ExecSpec(
             tool=f"custom ({self.format.value} format)",
-            program=self.argv[0],
+            program=self.argv[0] if self.argv else "",
             args=(*self.argv[1:], *extra_args),
             container_image=image or self.image,
-            container_entry=(self.argv[0],),
+            container_entry=self.argv[:1],
             success_codes=self.codes,
             output=OutputLocation(OutputKind.FILE, "report") if to_file else STDOUT,
             credentials=secrets,
             secret_names=frozenset(secrets),
             timeout=timeout,
+        )
+
+
+def _check_argv(argv: list[str]) -> None:
+    if not argv:
+        raise ValueError("custom scanner: args must start with the program to run")
+    if not any("{archive}" in a for a in argv):
+        raise ValueError(
+            "custom scanner: args must contain {archive} where the image "
+            "archive's path goes"
         )

@@ -102,10 +102,11 @@ def make_scan(
 
     options = {"token": token, "client_id": client_id, "client_secret": client_secret}
     options["url"] = url
+    runs = kind is not RunnerKind.REPORT
     scanner = _scanner(
-        scanner_name, image, args, output_format, success_codes, credentials
+        scanner_name, image, args, output_format, success_codes, credentials, runs
     )
-    found = _credentials(scanner_name, options, need=kind is not RunnerKind.REPORT)
+    found = _credentials(scanner_name, options, need=runs)
     extra = () if scanner_name is ScannerName.CUSTOM else tuple(args or ())
     spec = scanner.exec_spec(
         image=image, extra_args=extra, credentials=found, timeout=timeout
@@ -142,6 +143,7 @@ def _scanner(
     output_format: str | OutputFormat | None,
     success_codes: Sequence[int] | None,
     credentials: Mapping[str, str] | None,
+    runs: bool,
 ) -> Scanner:
     if name is not ScannerName.CUSTOM:
         if success_codes is not None or credentials is not None:
@@ -161,6 +163,7 @@ def _scanner(
         parser=PARSERS[fmt],
         success_codes=tuple(success_codes or (0,)),
         credentials=credentials,
+        runs=runs,
     )
 
 
