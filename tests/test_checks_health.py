@@ -225,3 +225,20 @@ def test_debian_minbase_has_no_probe_tool(debian_image: Any) -> None:
 
     assert image.filesystem.stat("/usr/bin/apt-get") is not None
     assert result.status is CheckStatus.WARN
+
+
+def test_bare_root_filesystem_directory_uses_the_default_path(tmp_path: Path) -> None:
+    rootfs = tmp_path / "rootfs"
+    (rootfs / "bin").mkdir(parents=True)
+    (rootfs / "usr" / "bin").mkdir(parents=True)
+    busybox = rootfs / "bin" / "busybox"
+    busybox.write_bytes(b"\x7fELF")
+    busybox.chmod(0o755)
+    (rootfs / "usr" / "bin" / "wget").symlink_to("/bin/busybox")
+
+    image = load_image(rootfs)
+    result = CHECK.run(image)
+
+    assert image.config is None
+    assert result.status is CheckStatus.PASS
+    assert result.evidence == ("wget: /usr/bin/wget -> /bin/busybox",)

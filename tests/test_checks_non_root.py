@@ -264,3 +264,16 @@ def test_dockle_scratch_image_user_without_passwd_cannot_start() -> None:
 
     assert result.status is CheckStatus.FAIL
     assert "User 'scratch' is not in /etc/passwd" in result.details
+
+
+def test_bare_root_filesystem_directory_is_a_skip(tmp_path: Path) -> None:
+    rootfs = tmp_path / "rootfs"
+    (rootfs / "etc").mkdir(parents=True)
+    (rootfs / "etc" / "passwd").write_text(PASSWD)
+
+    image = load_image(rootfs, CHECK.content_paths)
+    result = CHECK.run(image)
+
+    assert image.config is None
+    assert result.status is CheckStatus.SKIP
+    assert "no config" in result.details
