@@ -509,3 +509,18 @@ def test_details_sentence(
 
     assert result.status is status
     assert result.details.startswith(details)
+
+
+def test_deeply_nested_jwt_header_does_not_crash_the_check() -> None:
+    header = b64url({"a": 1}).encode()
+    nested = base64.urlsafe_b64encode(b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    value = f"{nested.decode().rstrip('=')}.{b64url({'sub': 1})}.sig"
+
+    assert header.startswith(b"eyJ")
+    assert scan_variable("SESSION", value) is None
+
+
+def test_long_repetitive_values_are_not_findings() -> None:
+    # Shapes that make careless patterns backtrack; none holds a secret.
+    for value in ("a-" * 50_000, "k=v " * 25_000, "x://" + ":" * 100_000):
+        assert scan_variable("APP_SETTING", value) is None

@@ -75,7 +75,9 @@ def _b64_json_object(part: str) -> bool:
     try:
         decoded = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
         return isinstance(json.loads(decoded), dict)
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):
+        # RecursionError: a crafted payload nested thousands deep must not
+        # crash the check; it is not a token anyone issued.
         return False
 
 
