@@ -49,3 +49,5 @@ def assert_parsed(findings: list[Vulnerability], raw_severities: Iterable[Any]) 
     expected = Counter(_LEVELS.get(s.upper(), Severity.INFO) for s in raw)
     assert Counter(f.severity for f in findings) == expected
     assert all(f.cve_id and f.package_name for f in findings)
+    # Parsers build findings without validation; every one must pass it.
+    assert all(Vulnerability.model_validate(f.model_dump()) == f for f in findings)

@@ -32,7 +32,7 @@ from typing import Any
 
 from pytest_sentry._models import Vulnerability
 from pytest_sentry._runners.interface import Credential, OutputKind, OutputLocation
-from pytest_sentry._scanners._normalize import prefer_cve, severity, short
+from pytest_sentry._scanners._normalize import finding, prefer_cve, severity, short
 from pytest_sentry._scanners._reading import (
     as_dict,
     as_list,
@@ -111,7 +111,7 @@ def _hub_item(item: dict[str, Any], where: str) -> Vulnerability:
     own_id = required(vuln, "vulnerabilityName", TOOL, vuln_where)
     related = text(vuln.get("relatedVulnerability")).rstrip("/").rsplit("/", 1)[-1]
     cve_id, aliases = prefer_cve(own_id, [related])
-    return Vulnerability(
+    return finding(
         cve_id=cve_id,
         package_name=required(item, "componentName", TOOL, where),
         installed_version=text(item.get("componentVersionName")),
@@ -141,7 +141,7 @@ def _detect_component(item: dict[str, Any], where: str) -> list[Vulnerability]:
         raw = vuln.get("vulnSeverity") or vuln.get("severity")
         cve_id, aliases = prefer_cve(own_id)
         findings.append(
-            Vulnerability(
+            finding(
                 cve_id=cve_id,
                 package_name=name,
                 installed_version=text(item.get("versionName")),

@@ -18,6 +18,7 @@ from typing import Any
 
 from pytest_sentry._models import Vulnerability
 from pytest_sentry._scanners._normalize import (
+    finding,
     join_versions,
     prefer_cve,
     severity,
@@ -89,7 +90,7 @@ def _match(match: dict[str, Any], index: int) -> Vulnerability:
     urls = vuln.get("urls") or vuln.get("links") or []
     description = vuln.get("description") or _related_description(related)
 
-    return Vulnerability(
+    return finding(
         cve_id=cve_id,
         package_name=required(artifact, "name", TOOL, f"{where}.artifact"),
         installed_version=text(artifact.get("version")),

@@ -72,17 +72,48 @@ def join_versions(versions: Iterable[object]) -> str:
     return ", ".join(_unique(str(v) for v in versions if v))
 
 
+def finding(
+    *,
+    cve_id: str,
+    package_name: str,
+    installed_version: str,
+    severity: Severity,
+    scanner_severity: str,
+    fixed_version: str = "",
+    title: str = "",
+    url: str = "",
+    aliases: tuple[str, ...] = (),
+    package_type: str = "",
+) -> Vulnerability:
+    """A finding from fields the parsers have already checked and typed."""
+    return Vulnerability(
+        cve_id=cve_id,
+        package_name=package_name,
+        installed_version=installed_version,
+        fixed_version=fixed_version,
+        severity=severity,
+        scanner_severity=scanner_severity,
+        title=title,
+        url=url,
+        aliases=aliases,
+        package_type=package_type,
+    )
+
+
 def finalize(findings: Sequence[Vulnerability]) -> list[Vulnerability]:
     """De-duplicated findings in first-seen order."""
     merged: dict[tuple[str, str, str], Vulnerability] = {}
-    for finding in findings:
-        key = finding.key
+    for item in findings:
+        key = item.key
         seen = merged.get(key)
-        merged[key] = finding if seen is None else _merge(seen, finding)
+        merged[key] = item if seen is None else _merge(seen, item)
     return list(merged.values())
 
 
 def _merge(first: Vulnerability, second: Vulnerability) -> Vulnerability:
+    if first == second:
+        # The common case: one finding reported once per dependency path.
+        return first
     keep, other = (
         (second, first) if second.severity > first.severity else (first, second)
     )
@@ -104,4 +135,4 @@ def _merge(first: Vulnerability, second: Vulnerability) -> Vulnerability:
 
 
 def _unique(values: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(v for v in values if v))
+    return list(dict.fromkeys(filter(None, values)))

@@ -23,6 +23,7 @@ from typing import Any
 from pytest_sentry._models import Vulnerability
 from pytest_sentry._runners.interface import Credential
 from pytest_sentry._scanners._normalize import (
+    finding,
     join_versions,
     prefer_cve,
     severity,
@@ -129,7 +130,7 @@ def _vulnerability(
         fixed = text(vuln.get("nearestFixedInVersion"))
 
     raw = vuln.get("severityWithCritical") or vuln.get("severity")
-    return Vulnerability(
+    return finding(
         cve_id=cve_id,
         package_name=package,
         installed_version=text(vuln.get("version")),

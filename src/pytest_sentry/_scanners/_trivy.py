@@ -20,7 +20,7 @@ import logging
 from typing import Any
 
 from pytest_sentry._models import Vulnerability
-from pytest_sentry._scanners._normalize import prefer_cve, severity, short
+from pytest_sentry._scanners._normalize import finding, prefer_cve, severity, short
 from pytest_sentry._scanners._reading import (
     as_dict,
     as_list,
@@ -119,7 +119,7 @@ def _result(result: dict[str, Any], index: int) -> list[Vulnerability]:
         own_id = required(vuln, "VulnerabilityID", TOOL, item)
         cve_id, aliases = prefer_cve(own_id, _strings(vuln.get("VendorIDs")))
         findings.append(
-            Vulnerability(
+            finding(
                 cve_id=cve_id,
                 package_name=required(vuln, "PkgName", TOOL, item),
                 installed_version=text(vuln.get("InstalledVersion")),

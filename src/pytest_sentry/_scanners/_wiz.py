@@ -22,7 +22,7 @@ from typing import Any
 
 from pytest_sentry._models import Vulnerability
 from pytest_sentry._runners.interface import Credential, OutputKind, OutputLocation
-from pytest_sentry._scanners._normalize import prefer_cve, severity, short
+from pytest_sentry._scanners._normalize import finding, prefer_cve, severity, short
 from pytest_sentry._scanners._reading import (
     as_dict,
     as_list,
@@ -111,7 +111,7 @@ def _package(
         advisory = url.rsplit("/", 1)[-1] if "/GHSA-" in url else ""
         cve_id, aliases = prefer_cve(own_id, [advisory])
         findings.append(
-            Vulnerability(
+            finding(
                 cve_id=cve_id,
                 package_name=name,
                 installed_version=version,
