@@ -42,8 +42,16 @@ def _session() -> DaggerSession:
     return get_engine().session()
 
 
-register_registry_source(registry_factory)
-register_dagger_session(_session)
+def register() -> None:
+    """Plug the registry source and the engine session into their users.
+
+    Runs at import; call it again after code (a test) replaced either hook.
+    """
+    register_registry_source(registry_factory)
+    register_dagger_session(_session)
+
+
+register()
 
 
 def prefetch(references: Iterable[str]) -> None:
@@ -90,5 +98,6 @@ __all__ = [
     "container_target",
     "get_engine",
     "prefetch",
+    "register",
     "registry_target",
 ]

@@ -80,7 +80,7 @@ class DaggerEngine(Engine):
         with self._lock:
             future = self._exports.get(key)
         if future is None:
-            dest = self._dest("dagger-container")
+            dest = self._dest("dagger-container.tar")
             future = self._submit(
                 lambda client: _export.export_container(client, container_id, dest)
             )
@@ -166,6 +166,11 @@ class DaggerEngine(Engine):
             problem = _provision.describe(error)
             if problem is None:
                 raise
+            # The SDK drops the CLI's stderr from its message when output
+            # goes to a log of ours; the last lines say why it failed.
+            tail = self._log.tail(lines=5).replace("\n", " | ")
+            if tail and tail not in problem:
+                problem = f"{problem} Engine output: {tail}"
             raise self._fail(session.plan.failure(problem), error) from error
         return session.loop, client
 
@@ -189,8 +194,6 @@ class DaggerEngine(Engine):
     def _fail(
         self, failure: EngineUnavailableError, cause: BaseException | None
     ) -> EngineUnavailableError:
-        if self._log.tail():
-            logger.debug("engine output before the failure:\n%s", self._log.tail())
         with self._lock:
             if self._failure is None:
                 self._failure = failure

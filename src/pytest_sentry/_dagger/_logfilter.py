@@ -1,25 +1,40 @@
 """Keep secret values out of the GraphQL client's debug log.
 
 The SDK sends a secret's plaintext once, as the argument of ``setSecret``,
-and gql logs every request body at DEBUG (``>>> {"query": ...}``). Under
-``pytest --log-level=DEBUG`` that line would land in the captured log of a
-test report. This filter masks every value the engine turned into a secret
-before any handler sees the record.
+and gql logs it at DEBUG twice: the query builder logs the arguments
+(``{'name': ..., 'plaintext': '...'}``) and the transport logs the request
+body (``>>> {"query": "... plaintext: \\"...\\" ..."}``). Under
+``pytest --log-level=DEBUG`` those lines would land in a test report. This
+filter masks the value of every ``plaintext`` argument, and every value
+registered with :meth:`SecretMaskFilter.add`, before any handler sees the
+record.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 
 MASK = "****"
 
-# The loggers that print request or response bodies.
-_BODY_LOGGERS = ("gql.transport.httpx", "gql.transport.common.base", "gql.client")
+# The loggers that print queries, their arguments or request bodies.
+_QUERY_LOGGERS = (
+    "gql.dsl",
+    "gql.transport.httpx",
+    "gql.transport.common.base",
+    "gql.client",
+)
+# 'plaintext': '...' (a dict's repr) and plaintext: "..." (GraphQL), the
+# latter possibly JSON-escaped (plaintext: \"...\").
+_PLAINTEXT = (
+    re.compile(r"""(['"]plaintext['"]\s*:\s*)(['"])(?:\\.|(?!\2).)*\2""", re.S),
+    re.compile(r"""(plaintext:\s*)(\\*")(?:.*?)\2""", re.S),
+)
 
 
 class SecretMaskFilter(logging.Filter):
-    """Replaces registered secret values in a record's final message."""
+    """Masks plaintext arguments and registered values in a record's message."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -36,11 +51,11 @@ class SecretMaskFilter(logging.Filter):
             values = sorted(self._values, key=len, reverse=True)
         for value in values:
             text = text.replace(value, MASK)
+        for pattern in _PLAINTEXT:
+            text = pattern.sub(rf"\g<1>\g<2>{MASK}\g<2>", text)
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self._values:
-            return True
         message = record.getMessage()
         masked = self.mask(message)
         if masked != message:
@@ -53,8 +68,8 @@ SECRETS = SecretMaskFilter()
 
 
 def install() -> None:
-    """Attach the filter to the body-logging loggers (idempotent)."""
-    for name in _BODY_LOGGERS:
+    """Attach the filter to the query-logging loggers (idempotent)."""
+    for name in _QUERY_LOGGERS:
         logger = logging.getLogger(name)
         if SECRETS not in logger.filters:
             logger.addFilter(SECRETS)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+SWITCH_ENV = "SENTRY_DAGGER"
 PORT_ENV = "DAGGER_SESSION_PORT"
 TOKEN_ENV = "DAGGER_SESSION_TOKEN"  # noqa: S105 - a variable name
 CLI_BIN_ENV = "_EXPERIMENTAL_DAGGER_CLI_BIN"
@@ -63,6 +64,10 @@ class Plan:
 def plan(environ: Mapping[str, str] | None = None) -> Plan:
     """Decide how to reach an engine; :class:`EngineUnavailableError` if no way."""
     env = os.environ if environ is None else environ
+    switch = env.get(SWITCH_ENV, "").strip()
+    if switch.lower() in ("0", "off", "false", "no"):
+        raise Plan("nothing").failure(f"switched off by {SWITCH_ENV}={switch}")
+
     port = env.get(PORT_ENV, "").strip()
     token = env.get(TOKEN_ENV, "")
     if port:
@@ -124,8 +129,9 @@ class EngineLog(io.StringIO):
                 logger.debug("engine: %s", line.rstrip())
         return len(text)
 
-    def tail(self) -> str:
-        return "\n".join(self._tail)
+    def tail(self, lines: int = 0) -> str:
+        kept = list(self._tail)[-lines:] if lines else list(self._tail)
+        return "\n".join(kept)
 
 
 async def connect(log: EngineLog) -> tuple[dagger.Connection, dagger.Client]:
