@@ -12,12 +12,23 @@ import posixpath
 import stat
 import tarfile
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal
 
+from pytest_sentry._image._streams import Compression, sniff
 from pytest_sentry._image._tar import Probe, ProbedTar, is_truncation
 from pytest_sentry._image.interface import ImageError, ImageLimitError, Limits
 
 _READ_ERRORS = (tarfile.TarError, OSError, EOFError)
+
+_ReadMode = Literal["r:", "r:gz", "r:bz2", "r:xz"]
+_MODES: dict[Compression, _ReadMode] = {
+    Compression.NONE: "r:",
+    Compression.GZIP: "r:gz",
+    Compression.BZIP2: "r:bz2",
+    Compression.XZ: "r:xz",
+    # tarfile cannot read zstd; "r:" then says it is not a tar.
+    Compression.ZSTD: "r:",
+}
 
 # Links between members of an outer archive (ggcr writes some): a chain this
 # long is a loop.
@@ -69,6 +80,20 @@ class Store(abc.ABC):
         """Release what the store holds open."""
 
 
+def _read_mode(path: Path) -> _ReadMode:
+    """tarfile's mode for the compression the file starts with.
+
+    Chosen here rather than with "r:*", whose error on a damaged file lists
+    every method it tried instead of what is wrong.
+    """
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8)
+    except OSError as error:
+        raise ImageError(f"{path.name}: cannot read ({error})") from error
+    return _MODES[sniff(head)]
+
+
 def _clean(name: str) -> str:
     return posixpath.normpath("/" + name).lstrip("/")
 
@@ -79,12 +104,15 @@ class TarStore(Store):
     def __init__(self, path: Path, limits: Limits) -> None:
         super().__init__(path, limits)
         try:
-            # "r:*" detects gzip, bzip2 and xz around the outer tar; random
-            # access into a compressed outer tar re-reads from the start, which
-            # is fine for the small archives that come compressed.
-            self._tar = ProbedTar.open(path, mode="r:*", tarinfo=Probe)
+            # Random access into a compressed outer tar re-reads from the
+            # start, which is fine for the small archives that come compressed.
+            self._tar = ProbedTar.open(path, mode=_read_mode(path), tarinfo=Probe)
             members = self._tar.getmembers()
         except tarfile.ReadError as error:
+            if "truncated header" in str(error):
+                raise ImageError(
+                    f"{path.name}: archive is truncated (a header is cut short)"
+                ) from error
             if is_truncation(error):
                 raise ImageError(f"{path.name}: archive is truncated") from error
             raise ImageError(f"{path.name}: not a tar archive ({error})") from error

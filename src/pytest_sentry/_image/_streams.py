@@ -198,6 +198,8 @@ class LayerStream(io.BufferedReader):
     def __init__(self, raw: _Bounded, compression: Compression) -> None:
         super().__init__(raw, buffer_size=_CHUNK)
         self.compression = compression
+        # zstandard's reader ends quietly on a cut stream; the others raise.
+        self.ends_verified = compression is not Compression.ZSTD
         self._scratch = bytearray(_CHUNK)
 
     def seekable(self) -> bool:

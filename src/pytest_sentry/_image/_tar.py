@@ -39,10 +39,16 @@ class ProbedTar(tarfile.TarFile):
     members: list[tarfile.TarInfo]  # present at runtime, missing from typeshed
     stopped_by: tarfile.HeaderError | None = None
 
-    def damage(self) -> str | None:
-        """What is wrong with where reading stopped; ``None`` for a proper end."""
+    def damage(self, needs_marker: bool = False) -> str | None:
+        """What is wrong with where reading stopped; ``None`` for a proper end.
+
+        ``needs_marker`` refuses an end without the zero blocks, for streams
+        whose decompressor cannot tell a cut from an end (zstd).
+        """
         stop = self.stopped_by
         kind = type(stop).__name__
+        if kind == "EmptyHeaderError" and needs_marker:
+            return "truncated (no end-of-archive marker)"
         if stop is None or kind in _PROPER_ENDS:
             return None
         if kind == "TruncatedHeaderError":
@@ -75,10 +81,16 @@ class LayerEntries:
         self._subject = subject
         self._limits = limits
         self._tar: ProbedTar | None = None
+        self._ends_verified = stream.ends_verified
         try:
             self._tar = ProbedTar.open(fileobj=stream, mode="r:", tarinfo=Probe)
         except _ERRORS as error:
             if stream.tell() == 0 and "empty" in str(error):
+                if not stream.ends_verified:
+                    raise ImageError(
+                        f"{subject}: layer is truncated ({stream.compression.value} "
+                        "data decompresses to nothing)"
+                    ) from error
                 # A zero-byte layer: Go's reader sees an empty archive.
                 logger.debug("%s: empty layer", subject)
                 return
@@ -145,7 +157,7 @@ class LayerEntries:
         )
 
     def _check_end(self, tar: ProbedTar, seen: int) -> None:
-        damage = tar.damage()
+        damage = tar.damage(needs_marker=not self._ends_verified)
         if damage is not None:
             raise ImageError(
                 f"{self._subject}: layer is {damage} after {seen} entries"

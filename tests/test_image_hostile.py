@@ -1,0 +1,670 @@
+"""Hostile and broken archives, built byte by byte with tarfile.
+
+The reader must keep every name inside the image root, write nothing to
+disk, finish quickly, and turn every defect into an ImageError (or
+ImageLimitError) that names the archive, the layer and the problem, never a
+tarfile or zlib exception.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import tarfile
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_sentry._image._resolve import resolve
+from pytest_sentry._image.interface import (
+    FileType,
+    Image,
+    ImageError,
+    ImageLimitError,
+    Limits,
+)
+
+WATCHDOG_SECONDS = 60
+
+
+# --- building blocks ----------------------------------------------------------
+
+
+def member(
+    name: str,
+    data: bytes = b"",
+    kind: bytes = tarfile.REGTYPE,
+    link: str = "",
+    mode: int = 0o644,
+) -> tuple[tarfile.TarInfo, bytes]:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = link
+    info.mode = mode
+    info.size = len(data) if kind == tarfile.REGTYPE else 0
+    return info, data
+
+
+def layer(*members: tuple[tarfile.TarInfo, bytes]) -> bytes:
+    """A layer tar with exactly these headers; tarfile does not sanitise names."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if info.isfile() else None)
+    return out.getvalue()
+
+
+def docker_archive(
+    path: Path,
+    layers: Iterable[bytes],
+    config: bytes = b'{"os": "linux", "config": {}}',
+    manifest: Any = None,
+) -> Path:
+    files = {"config.json": config}
+    names = []
+    for number, blob in enumerate(layers):
+        names.append(f"{number}/layer.tar")
+        files[names[-1]] = blob
+    if manifest is None:
+        manifest = [{"Config": "config.json", "RepoTags": ["x:1"], "Layers": names}]
+    files["manifest.json"] = json.dumps(manifest).encode()
+    write_tar(path, files)
+    return path
+
+
+def write_tar(path: Path, files: dict[str, bytes]) -> None:
+    with tarfile.open(path, "w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def guarded(action: Callable[[], Image]) -> Image:
+    """Run ``action`` under a watchdog: a hang fails the test, it does not stall it."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["image"] = action()
+        except BaseException as error:  # handed over to the test's thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(WATCHDOG_SECONDS)
+    assert not worker.is_alive(), f"the reader hung for over {WATCHDOG_SECONDS}s"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["image"]
+
+
+def load(
+    path: Path, content: Iterable[str] = (), limits: Limits | None = None
+) -> Image:
+    source = resolve(f"docker-archive:{path}")
+    paths = frozenset(content)
+    if limits is None:
+        return guarded(lambda: source.load(paths))
+    return guarded(lambda: source.load(paths, limits))
+
+
+def refused(
+    path: Path, limits: Limits | None = None, error: type[ImageError] = ImageError
+) -> str:
+    """Load must fail with exactly ``error``; return its message."""
+    with pytest.raises(ImageError) as caught:
+        load(path, limits=limits)
+    assert type(caught.value) is error
+    message = str(caught.value)
+    assert message.startswith(f"{path.name}: ")
+    return message
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, float]]:
+    result = {}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            full = os.path.join(folder, name)
+            info = os.lstat(full)
+            result[full] = (info.st_size, info.st_mtime)
+    return result
+
+
+# --- names and links that try to leave the root -----------------------------
+
+
+def test_dotdot_and_absolute_names_stay_inside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    canary = tmp_path / "canary.txt"
+    canary.write_text("untouched")
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    climb = "../" * 20
+    archive = docker_archive(
+        tmp_path / "escape.tar",
+        [
+            layer(
+                member(f"{climb}{str(canary).lstrip('/')}", b"owned"),
+                member(str(tmp_path / "absolute.txt"), b"owned"),
+                member("../outside.txt", b"owned"),
+                member("./a/../../b/./c", b"owned"),
+                member("/etc/passwd", b"root:x:0:0::/root:/bin/sh\n"),
+            )
+        ],
+    )
+    before = snapshot(tmp_path)
+
+    image = load(archive, ["/etc/passwd", str(canary)])
+
+    assert snapshot(tmp_path) == before
+    assert canary.read_text() == "untouched"
+    assert list(work.iterdir()) == []
+    paths = set(image.filesystem.paths())
+    assert str(canary) in paths  # the same path, but inside the image
+    assert str(tmp_path / "absolute.txt") in paths
+    assert {"/outside.txt", "/b/c", "/etc/passwd"} <= paths
+    assert image.filesystem.read(str(canary)) == b"owned"
+    assert all(p == os.path.normpath(p) and p.startswith("/") for p in paths)
+
+
+def test_symlinks_pointing_out_resolve_inside_the_image(tmp_path: Path) -> None:
+    archive = docker_archive(
+        tmp_path / "links.tar",
+        [
+            layer(
+                member("etc/shadow", b"image-shadow\n"),
+                member("abs", kind=tarfile.SYMTYPE, link="/etc/shadow"),
+                member("rel", kind=tarfile.SYMTYPE, link="../../../../../etc/shadow"),
+                member("deep/er", kind=tarfile.SYMTYPE, link="../../../../.."),
+            )
+        ],
+    )
+
+    fs = load(archive, ["/etc/shadow"]).filesystem
+
+    assert fs.resolve("/abs") == "/etc/shadow"
+    assert fs.resolve("/rel") == "/etc/shadow"
+    assert fs.read("/abs") == fs.read("/rel") == b"image-shadow\n"
+    assert fs.resolve("/deep/er") == "/"
+    assert fs.resolve("/deep/er/etc/shadow") == "/etc/shadow"
+
+
+def test_symlink_parent_pointing_outside_lands_inside(tmp_path: Path) -> None:
+    target = tmp_path / "host-dir"
+    archive = docker_archive(
+        tmp_path / "parent.tar",
+        [
+            layer(member("out", kind=tarfile.SYMTYPE, link=f"../../../../../{target}")),
+            layer(
+                member("out/pwned", b"owned"),
+                member("abs", kind=tarfile.SYMTYPE, link="/"),
+            ),
+            layer(member("abs/root-file", b"r")),
+        ],
+    )
+    before = snapshot(tmp_path)
+
+    fs = load(archive).filesystem
+
+    assert snapshot(tmp_path) == before
+    assert not target.exists()
+    inside = f"{target}/pwned"
+    assert fs.lstat(inside) is not None
+    assert fs.stat("/out/pwned") is fs.lstat(inside)
+    assert fs.lstat("/root-file") is not None
+
+
+def test_looping_symlinks_resolve_to_none_quickly(tmp_path: Path) -> None:
+    archive = docker_archive(
+        tmp_path / "loops.tar",
+        [
+            layer(
+                member("a", kind=tarfile.SYMTYPE, link="b"),
+                member("b", kind=tarfile.SYMTYPE, link="a"),
+                member("self", kind=tarfile.SYMTYPE, link="self"),
+                member("grow", kind=tarfile.SYMTYPE, link="grow/grow/grow"),
+            )
+        ],
+    )
+    fs = load(archive).filesystem
+
+    started = time.perf_counter()
+    results = [fs.resolve(p) for p in ("/a", "/b", "/self", "/grow", "/a/x")]
+    elapsed = time.perf_counter() - started
+
+    assert results == [None] * 5
+    assert fs.stat("/a") is None
+    assert fs.read("/self") is None
+    # Not a speed target: a loop must end at the hop bound, not run on.
+    assert elapsed < 5
+
+
+def test_hard_link_to_a_missing_target(tmp_path: Path) -> None:
+    archive = docker_archive(
+        tmp_path / "hardlink.tar",
+        [
+            layer(
+                member("etc/passwd", kind=tarfile.LNKTYPE, link="../../host/etc/passwd")
+            )
+        ],
+    )
+
+    message = refused(archive)
+
+    assert "layer 0 (0/layer.tar): etc/passwd: hard link to missing" in message
+
+
+def test_entry_under_a_symlink_loop_is_refused(tmp_path: Path) -> None:
+    archive = docker_archive(
+        tmp_path / "looped.tar",
+        [
+            layer(
+                member("x", kind=tarfile.SYMTYPE, link="y"),
+                member("y", kind=tarfile.SYMTYPE, link="x"),
+                member("x/file", b"z"),
+            )
+        ],
+    )
+
+    assert "x/file: too many levels of symbolic links" in refused(archive)
+
+
+# --- damaged data ---------------------------------------------------------------
+
+
+def test_layer_that_is_not_a_tar(tmp_path: Path) -> None:
+    archive = docker_archive(
+        tmp_path / "notar.tar", [b"just some text, no tar here\n" * 40]
+    )
+
+    assert "layer 0 (0/layer.tar): not a tar archive" in refused(archive)
+
+
+def test_empty_layer_blob_is_an_empty_layer(tmp_path: Path) -> None:
+    # Go's archive/tar, and so every runtime, reads zero bytes as no entries.
+    archive = docker_archive(tmp_path / "empty.tar", [b"", layer(member("f", b"x"))])
+
+    assert list(load(archive).filesystem.paths()) == ["/", "/f"]
+
+
+def _big_layer() -> bytes:
+    return layer(*(member(f"file{n:03}", bytes(range(256)) * 8) for n in range(20)))
+
+
+@pytest.mark.parametrize(
+    ("cut", "problem"),
+    [
+        (512 + 1000, "layer is truncated (data ends inside entry 1)"),
+        (5 * 2560 + 100, "layer is truncated (a header is cut short) after 5 entries"),
+    ],
+    ids=["inside-data", "inside-header"],
+)
+def test_truncated_plain_layer(tmp_path: Path, cut: int, problem: str) -> None:
+    blob = _big_layer()
+    assert blob[5 * 2560 : 5 * 2560 + 512].strip(b"\0")  # a header sits there
+    archive = docker_archive(tmp_path / "cut.tar", [blob[:cut]])
+
+    assert problem in refused(archive)
+
+
+def test_truncated_gzip_layer(tmp_path: Path) -> None:
+    packed = gzip.compress(_big_layer())
+    archive = docker_archive(tmp_path / "cutgz.tar", [packed[: len(packed) // 2]])
+
+    assert "layer 0 (0/layer.tar): gzip data is truncated" in refused(archive)
+
+
+def test_gzip_layer_with_corrupt_data(tmp_path: Path) -> None:
+    packed = bytearray(gzip.compress(_big_layer()))
+    packed[40:60] = b"\xff" * 20
+    archive = docker_archive(tmp_path / "corrupt.tar", [bytes(packed)])
+
+    assert "layer 0 (0/layer.tar): gzip data is corrupt" in refused(archive)
+
+
+def test_garbage_after_the_last_gzip_member(tmp_path: Path) -> None:
+    packed = gzip.compress(_big_layer()) + b"NOT GZIP"
+    archive = docker_archive(tmp_path / "trailing.tar", [packed])
+
+    # The tar inside ends before the garbage, so nothing reads that far.
+    assert len(load(archive).filesystem) == 21
+
+
+def test_corrupt_tar_header_after_the_first_entry(tmp_path: Path) -> None:
+    blob = bytearray(_big_layer())
+    blob[3 * 2560 + 148 : 3 * 2560 + 156] = b"1234567\0"  # a wrong checksum
+    archive = docker_archive(tmp_path / "header.tar", [bytes(blob)])
+
+    message = refused(archive)
+
+    assert "layer 0 (0/layer.tar): layer is corrupt (bad tar header" in message
+    assert "after 3 entries" in message
+
+
+def test_truncated_outer_archive(tmp_path: Path) -> None:
+    whole = docker_archive(tmp_path / "whole.tar", [_big_layer()])
+    with tarfile.open(whole) as tar:
+        offsets = {m.name: (m.offset, m.offset_data) for m in tar.getmembers()}
+    data = whole.read_bytes()
+    cuts = {
+        "inside the manifest header": offsets["manifest.json"][0] + 100,
+        "inside the manifest data": offsets["manifest.json"][1] + 10,
+        "inside the layer data": offsets["0/layer.tar"][1] + 5000,
+        "inside the config header": 300,
+    }
+    for where, cut in cuts.items():
+        archive = tmp_path / f"cut-{cut}.tar"
+        archive.write_bytes(data[:cut])
+
+        message = refused(archive)
+
+        assert message.startswith(f"{archive.name}: archive is truncated"), where
+
+
+def test_truncated_outer_archive_inside_a_layer(tmp_path: Path) -> None:
+    # Layers first, then a manifest that survives: the layer data is cut.
+    files = {
+        "config.json": b'{"os": "linux"}',
+        "manifest.json": json.dumps(
+            [{"Config": "config.json", "Layers": ["layer.tar"]}]
+        ).encode(),
+        "layer.tar": _big_layer(),
+    }
+    whole = tmp_path / "whole.tar"
+    write_tar(whole, files)
+    archive = tmp_path / "cutlayer.tar"
+    archive.write_bytes(whole.read_bytes()[: 4 * 512 + 3000])
+
+    assert "truncated" in refused(archive)
+
+
+def test_manifest_pointing_at_a_missing_layer(tmp_path: Path) -> None:
+    archive = docker_archive(
+        tmp_path / "missing.tar",
+        [layer(member("f", b"x"))],
+        manifest=[
+            {"Config": "config.json", "Layers": ["0/layer.tar", "gone/layer.tar"]}
+        ],
+    )
+
+    assert refused(archive) == "missing.tar: no gone/layer.tar in the archive"
+
+
+def test_manifest_layer_names_cannot_leave_the_archive(tmp_path: Path) -> None:
+    archive = docker_archive(
+        tmp_path / "traversal.tar",
+        [],
+        manifest=[{"Config": "config.json", "Layers": ["../../../../etc/passwd"]}],
+    )
+
+    assert "no ../../../../etc/passwd in the archive" in refused(archive)
+
+
+def test_config_that_is_not_json(tmp_path: Path) -> None:
+    archive = docker_archive(tmp_path / "badconfig.tar", [], config=b"{not json")
+
+    assert refused(archive).startswith("badconfig.tar: config.json: not valid JSON")
+
+
+def test_manifest_of_the_wrong_shape(tmp_path: Path) -> None:
+    for manifest, problem in [
+        ({"Config": "config.json"}, "manifest.json is not a list of images"),
+        ([], "manifest.json lists no images"),
+        (["x"], "manifest.json has an entry that is not an object"),
+        ([{"Layers": []}], "manifest entry has no Config"),
+        (
+            [{"Config": "config.json", "Layers": "0/layer.tar"}],
+            "'Layers' is not a list",
+        ),
+    ]:
+        archive = docker_archive(tmp_path / "shape.tar", [], manifest=manifest)
+
+        assert problem in refused(archive)
+
+
+def test_outer_archive_link_loop(tmp_path: Path) -> None:
+    archive = tmp_path / "outerloop.tar"
+    with tarfile.open(archive, "w") as tar:
+        for name, target in (("manifest.json", "a.json"), ("a.json", "manifest.json")):
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            tar.addfile(info)
+
+    assert "manifest.json is a link loop inside the archive" in refused(archive)
+
+
+# --- OCI layouts ------------------------------------------------------------------
+
+
+def _oci_archive(
+    path: Path, manifest_layers: list[dict[str, Any]], blobs: dict[str, bytes]
+) -> Path:
+    config = b'{"os": "linux", "config": {}}'
+    config_digest = hashlib.sha256(config).hexdigest()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": f"sha256:{config_digest}",
+                "size": len(config),
+            },
+            "layers": manifest_layers,
+        }
+    ).encode()
+    manifest_digest = hashlib.sha256(manifest).hexdigest()
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "manifests": [
+                {
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": f"sha256:{manifest_digest}",
+                    "size": len(manifest),
+                }
+            ],
+        }
+    ).encode()
+    files = {
+        "oci-layout": b'{"imageLayoutVersion": "1.0.0"}',
+        "index.json": index,
+        f"blobs/sha256/{config_digest}": config,
+        f"blobs/sha256/{manifest_digest}": manifest,
+        **blobs,
+    }
+    write_tar(path, files)
+    return path
+
+
+def test_oci_blob_digest_that_is_a_path(tmp_path: Path) -> None:
+    archive = _oci_archive(
+        tmp_path / "digest.tar",
+        [
+            {
+                "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                "digest": "sha256:../../etc/passwd",
+            }
+        ],
+        {"etc/passwd": b"root:x:0:0::/root:/bin/sh\n"},
+    )
+
+    with pytest.raises(ImageError) as caught:
+        guarded(lambda: resolve(f"oci-archive:{archive}").load())
+
+    assert type(caught.value) is ImageError
+    assert str(caught.value) == (
+        "digest.tar: invalid blob digest 'sha256:../../etc/passwd'"
+    )
+
+
+def test_oci_layer_that_is_not_a_descriptor(tmp_path: Path) -> None:
+    archive = _oci_archive(tmp_path / "shape.tar", ["sha256:abc"], {})  # type: ignore[list-item]
+
+    with pytest.raises(
+        ImageError, match=r"^shape\.tar: manifest sha256:\w+ has malformed 'layers'"
+    ):
+        guarded(lambda: resolve(f"oci-archive:{archive}").load())
+
+
+def test_oci_blob_that_does_not_match_its_digest(tmp_path: Path) -> None:
+    archive = tmp_path / "tampered.tar"
+    good = _oci_archive(tmp_path / "good.tar", [], {})
+    with tarfile.open(good) as source:
+        files = {
+            m.name: source.extractfile(m).read()  # type: ignore[union-attr]
+            for m in source.getmembers()
+        }
+    for name, data in files.items():
+        if data.startswith(b'{"os"'):
+            files[name] = data.replace(b"linux", b"LINUX")
+    write_tar(archive, files)
+
+    with pytest.raises(ImageError, match=r"does not match its digest"):
+        guarded(lambda: resolve(f"oci-archive:{archive}").load())
+
+
+def test_oci_index_that_nests_without_end(tmp_path: Path) -> None:
+    # Ten levels of indexes, each listing the next one four times: walked
+    # naively that is 4**10 reads; the depth bound stops it early.
+    blobs: dict[str, bytes] = {}
+    digest = ""
+    for _level in range(10):
+        entries = (
+            [
+                {
+                    "mediaType": "application/vnd.oci.image.index.v1+json",
+                    "digest": digest,
+                    "size": 1,
+                }
+            ]
+            * 4
+            if digest
+            else []
+        )
+        body = json.dumps({"schemaVersion": 2, "manifests": entries}).encode()
+        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        blobs[f"blobs/sha256/{digest[7:]}"] = body
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "manifests": [
+                {
+                    "mediaType": "application/vnd.oci.image.index.v1+json",
+                    "digest": digest,
+                }
+            ],
+        }
+    ).encode()
+    archive = tmp_path / "nested.tar"
+    write_tar(archive, {"oci-layout": b"{}", "index.json": index, **blobs})
+
+    with pytest.raises(ImageError, match=r"^nested\.tar: indexes nested deeper than"):
+        guarded(lambda: resolve(f"oci-archive:{archive}").load())
+
+
+# --- bounds -----------------------------------------------------------------------
+
+
+def _zeros_layer(size: int) -> bytes:
+    """A gzip layer with one member of ``size`` zero bytes, built in pieces."""
+    info = tarfile.TarInfo("zeros")
+    info.size = size
+    header = info.tobuf(format=tarfile.PAX_FORMAT)
+    squeeze = zlib.compressobj(9, zlib.DEFLATED, 31)
+    parts = [squeeze.compress(header)]
+    chunk = bytes(1024 * 1024)
+    for _ in range(size // len(chunk)):
+        parts.append(squeeze.compress(chunk))
+    parts.append(squeeze.compress(bytes(size % len(chunk) + 1024)))
+    parts.append(squeeze.flush())
+    return b"".join(parts)
+
+
+def test_member_claiming_more_than_the_bound(tmp_path: Path) -> None:
+    archive = docker_archive(tmp_path / "bomb.tar", [_zeros_layer(4 * 1024 * 1024)])
+
+    message = refused(archive, Limits(max_member_bytes=1024 * 1024), ImageLimitError)
+
+    assert "entry 'zeros' is 4194304 bytes, over the 1048576-byte bound" in message
+
+
+def test_layer_bound_is_checked_before_inflating(tmp_path: Path) -> None:
+    archive = docker_archive(
+        tmp_path / "layerbomb.tar", [_zeros_layer(4 * 1024 * 1024)]
+    )
+
+    message = refused(archive, Limits(max_layer_bytes=1024 * 1024), ImageLimitError)
+
+    assert "layer 0 (0/layer.tar): layer exceeds 1048576 bytes" in message
+
+
+def test_decompression_ratio_bound(tmp_path: Path) -> None:
+    # 80 MiB of zeros gzip to about 80 KiB: a ratio near 1000.
+    archive = docker_archive(tmp_path / "ratio.tar", [_zeros_layer(80 * 1024 * 1024)])
+
+    message = refused(
+        archive,
+        Limits(max_ratio=100, max_member_bytes=0, max_layer_bytes=0),
+        ImageLimitError,
+    )
+
+    assert "decompresses to more than 100 times its size" in message
+    assert "decompression bomb" in message
+
+
+def test_ratio_bound_allows_ordinary_layers(tmp_path: Path) -> None:
+    archive = docker_archive(tmp_path / "fine.tar", [_zeros_layer(8 * 1024 * 1024)])
+
+    image = load(archive, limits=Limits(max_ratio=100))
+
+    assert image.filesystem.lstat("/zeros").size == 8 * 1024 * 1024  # type: ignore[union-attr]
+
+
+def test_too_many_members(tmp_path: Path) -> None:
+    archive = docker_archive(
+        tmp_path / "many.tar",
+        [layer(*(member(f"f{n}") for n in range(60))), layer(member("last"))],
+    )
+
+    message = refused(archive, Limits(max_members=50), ImageLimitError)
+
+    assert message == (
+        "many.tar: layer 0 (0/layer.tar): more than 50 entries in the image"
+    )
+    assert len(load(archive, limits=Limits(max_members=61)).filesystem) == 62
+
+
+def test_metadata_file_over_its_bound(tmp_path: Path) -> None:
+    archive = docker_archive(
+        tmp_path / "hugeconfig.tar",
+        [],
+        config=json.dumps({"os": "linux", "pad": "x" * 5000}).encode(),
+    )
+
+    message = refused(archive, Limits(max_metadata_bytes=1000), ImageLimitError)
+
+    assert message == "hugeconfig.tar: config.json is larger than 1000 bytes"
+
+
+def test_content_over_its_bound_is_indexed_but_not_kept(tmp_path: Path) -> None:
+    archive = docker_archive(
+        tmp_path / "bigpasswd.tar", [layer(member("etc/passwd", b"x" * 5000))]
+    )
+
+    image = load(archive, ["/etc/passwd"], Limits(max_content_bytes=1000))
+
+    entry = image.filesystem.lstat("/etc/passwd")
+    assert entry is not None
+    assert (entry.type, entry.size, entry.content) == (FileType.FILE, 5000, None)
