@@ -17,6 +17,7 @@ from pytest_sentry._models import (
     Vulnerability,
     VulnSummary,
 )
+from pytest_sentry._plugin._warning import SentryWarning
 from pytest_sentry._policy import Policy
 from pytest_sentry._version import __version__
 
@@ -29,6 +30,7 @@ __all__ = [
     "Rating",
     "Scan",
     "SentryError",
+    "SentryWarning",
     "Severity",
     "Verdict",
     "VulnSummary",

@@ -2,9 +2,10 @@
 
 Every generated item records the image's verdict, score and counts as
 junitxml properties. In pytest-html, the report (Markdown rendered to HTML,
-plus the JSON) is attached to each generated item that failed or errored,
-and to the first selected item of every image, so a clean audit is in the
-report too without repeating it on every row.
+plus the JSON) is attached to the first selected item of every image, so a
+clean audit is in the report too, and to the image's first item that failed
+or errored in each process, where a reader of failures looks; not to every
+row, which would repeat a long report dozens of times.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_sentry._models import AuditResult, CheckStatus, Severity
-from pytest_sentry._report import render_json, render_markdown
+from pytest_sentry._plugin._summary import findings_text
 
 if TYPE_CHECKING:
     from pytest_sentry._plugin._items import SentryItem
@@ -53,10 +54,19 @@ def junit_properties(result: AuditResult) -> list[tuple[str, object]]:
     return properties
 
 
-def attach(item: SentryItem, report: pytest.TestReport) -> None:
-    """Add the report as pytest-html extras to the item's final report."""
+def attach(item: SentryItem, report: pytest.TestReport, failed: set[str]) -> None:
+    """Add the report as pytest-html extras to the item's final report.
+
+    ``failed`` holds the labels of images whose report already went on a
+    failed item in this process.
+    """
     final = report.when == "call" or (report.when == "setup" and not report.passed)
-    if not final or item.result is None or not (item.anchor or report.failed):
+    if not final or item.result is None:
+        return
+    first_failure = report.failed and item.target.label not in failed
+    if report.failed:
+        failed.add(item.target.label)
+    if not (item.anchor or first_failure):
         return
     # pytest-html reads this attribute; TestReport keeps unknown attributes
     # and pytest-xdist carries them from workers to the controller.
@@ -70,6 +80,8 @@ def _extras(result: AuditResult) -> tuple[dict[str, Any], ...]:
         from pytest_html import extras  # type: ignore[import-untyped]  # noqa: PLC0415
     except ImportError:
         return ()
+    from pytest_sentry._report import render_json, render_markdown  # noqa: PLC0415
+
     body = markdown_to_html(render_markdown(result))
     return (
         extras.html(f'{_STYLE}<div class="sentry-report">{body}</div>'),
@@ -98,19 +110,7 @@ def html_summary(audits: list[CachedAudit]) -> list[str]:
         text = (
             f"Sentry audit of {audit.image}: {result.verdict.value}, score "
             f"{result.score}/100 ({result.rating.value}), "
-            f"{_counts(result)}"
+            f"{findings_text(result)}"
         )
         lines.append(f'<p class="sentry-summary">{html.escape(text)}</p>')
     return lines
-
-
-def _counts(result: AuditResult) -> str:
-    if not result.scan_ran:
-        return "vulnerabilities not scanned"
-    summary = result.vuln_summary
-    parts = [
-        f"{summary.count(s)} {s.value.lower()}"
-        for s in Severity.descending()
-        if summary.count(s)
-    ]
-    return "vulnerabilities: " + (", ".join(parts) if parts else "none")

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from pydantic import PrivateAttr
 
 from pytest_sentry._builder import Scan
 from pytest_sentry._models import (
@@ -33,26 +32,20 @@ class FixtureAudit(AuditResult):
     """An :class:`AuditResult` that will not vouch for findings it never looked at.
 
     When no vulnerability scan ran, :meth:`vulnerabilities_at_least` skips
-    the test (errors it with ``--sentry-require-scanner``) rather than return
-    an empty tuple that an assertion would read as "no findings".
+    the test rather than return an empty tuple that an assertion would read
+    as "no findings". (With ``--sentry-require-scanner`` such an audit is an
+    ERROR and the fixture already errored.)
     """
 
-    _require_scan: bool = PrivateAttr(default=False)
-
     @classmethod
-    def of(cls, result: AuditResult, *, require_scan: bool) -> FixtureAudit:
-        audit = cls.model_validate(dict(result))
-        audit._require_scan = require_scan
-        return audit
+    def of(cls, result: AuditResult) -> FixtureAudit:
+        return cls.model_validate(dict(result))
 
     def vulnerabilities_at_least(
         self, severity: Severity | str, *, include_suppressed: bool = False
     ) -> tuple[Vulnerability, ...]:
         if not self.scan_ran:
-            reason = no_scan_reason(self)
-            if self._require_scan:
-                pytest.fail(reason, pytrace=False)
-            pytest.skip(reason)
+            pytest.skip(no_scan_reason(self))
         return super().vulnerabilities_at_least(
             severity, include_suppressed=include_suppressed
         )
@@ -79,7 +72,7 @@ def audit(request: pytest.FixtureRequest) -> AuditResult:
             if c.status is CheckStatus.ERROR
         ]
         pytest.fail("\n".join(lines), pytrace=False)
-    return FixtureAudit.of(result, require_scan=settings.require_scanner)
+    return FixtureAudit.of(result)
 
 
 @pytest.fixture

@@ -162,8 +162,7 @@ class CheckItem(SentryItem):
 
 class GateItem(SentryItem):
     def decide(self, result: AuditResult) -> Outcome:
-        require = get_state(self.config).options.settings.require_scanner
-        return gate_outcome(result, Severity.parse(self.name), require_scan=require)
+        return gate_outcome(result, Severity.parse(self.name))
 
 
 class ScoreItem(SentryItem):

@@ -53,14 +53,13 @@ def check_outcome(result: AuditResult, check_id: str) -> Outcome:
     return Outcome(kind, explain_check(check))
 
 
-def gate_outcome(
-    result: AuditResult, severity: Severity, *, require_scan: bool = False
-) -> Outcome:
+def gate_outcome(result: AuditResult, severity: Severity) -> Outcome:
+    # With --sentry-require-scanner a scanner that cannot run is an audit
+    # error, caught by the first test; so a scan that did not run is a skip.
     if result.errors:
         return Outcome(Kind.ERROR, _not_done(result, "no findings to gate"))
     if not result.scan_ran:
-        reason = no_scan_reason(result)
-        return Outcome(Kind.ERROR if require_scan else Kind.SKIP, reason)
+        return Outcome(Kind.SKIP, no_scan_reason(result))
 
     gate = next((g for g in result.gates if g.severity is severity), None)
     if gate is None:
@@ -93,12 +92,13 @@ def score_outcome(result: AuditResult) -> Outcome:
 
 
 def no_scan_reason(result: AuditResult) -> str:
-    # The audit's own note says why (scanner "none", or it could not run).
+    """Why the gates have nothing to judge, in the audit's own words."""
     prefix = "no vulnerability scan ran"
     for note in result.notes:
         if "scan" in note.lower():
             detail = note.removeprefix("No vulnerability scan ran: ")
-            return f"{prefix}: {detail}"
+            detail = detail.replace(", so no scan ran:", ":")
+            return f"{prefix}: {detail[:1].lower()}{detail[1:]}"
     return f"{prefix} (scanner: {result.scanner_used})"
 
 

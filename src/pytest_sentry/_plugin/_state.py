@@ -24,6 +24,8 @@ class SentryState:
         self.finished: list[CachedAudit] = []
         self.reports_written: list[Path] = []
         self.report_error = ""
+        #: Images whose report is attached to a failed item (pytest-html).
+        self.attached_to_failure: set[str] = set()
 
     @property
     def is_worker(self) -> bool:

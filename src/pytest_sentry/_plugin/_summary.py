@@ -15,13 +15,14 @@ import pytest
 
 from pytest_sentry._models import AuditResult, CheckStatus, Severity, Verdict
 from pytest_sentry._plugin._store import CachedAudit
-from pytest_sentry._report import render_json, render_markdown
 
 _COLOR = {Verdict.PASSED: "green", Verdict.FAILED: "red", Verdict.ERROR: "red"}
 
 
 def write_reports(audits: Sequence[CachedAudit], directory: Path) -> list[Path]:
     """A Markdown and a JSON report per audit; the paths written."""
+    from pytest_sentry._report import render_json, render_markdown  # noqa: PLC0415
+
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for audit, stem in zip(audits, file_stems(audits), strict=True):
@@ -83,7 +84,7 @@ def describe(result: AuditResult) -> str:
         policy += f", min-score {result.min_score}"
     return (
         f"score {result.score}/100 ({result.rating.value})  checks: "
-        f"{_checks(result)}  {_findings(result)}  [{result.scanner_used}; {policy}]"
+        f"{_checks(result)}  {findings_text(result)}  [{result.scanner_used}; {policy}]"
     )
 
 
@@ -101,7 +102,8 @@ def _checks(result: AuditResult) -> str:
     return ", ".join(f"{counts[s]} {w}" for s, w in words.items() if counts[s])
 
 
-def _findings(result: AuditResult) -> str:
+def findings_text(result: AuditResult) -> str:
+    """Finding counts by severity, or that no scan ran."""
     if not result.scan_ran:
         return "vulnerabilities: not scanned"
     summary = result.vuln_summary

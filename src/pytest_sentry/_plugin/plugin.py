@@ -68,7 +68,7 @@ def pytest_runtest_makereport(
     report = yield
     if isinstance(item, SentryItem):
         tidy_report(item, call, report)
-        attach(item, report)
+        attach(item, report, get_state(item.config).attached_to_failure)
     return report
 
 
