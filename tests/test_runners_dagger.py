@@ -10,6 +10,7 @@ and session; running it against an engine is left to the Dagger helper.
 from __future__ import annotations
 
 import asyncio
+import logging
 import subprocess
 import sys
 from collections.abc import Coroutine
@@ -267,7 +268,10 @@ def test_engine_results_are_parsed(image: Image) -> None:
     assert (finding.cve_id, finding.package_name) == ("CVE-1", "zlib")
 
 
-def test_engine_errors_are_scan_errors_with_the_token_masked(image: Image) -> None:
+def test_engine_errors_are_scan_errors_with_the_token_masked(
+    image: Image, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     value = QueryErrorValue(f"pull access denied; token {TOKEN} rejected")
     session = StandInSession(dagger.QueryError([value], SimpleNamespace(document=None)))
     scan = make_scan("snyk", runner="dagger", session=session, token=TOKEN)
@@ -279,6 +283,8 @@ def test_engine_errors_are_scan_errors_with_the_token_masked(image: Image) -> No
     assert message.startswith("snyk: the Dagger engine could not run snyk/snyk:docker:")
     assert "token **** rejected" in message
     assert TOKEN not in message
+    assert "SNYK_TOKEN" in caplog.text
+    assert TOKEN not in caplog.text
 
 
 def test_the_archive_is_uploaded_once_per_runner(image: Image) -> None:
