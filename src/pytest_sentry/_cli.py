@@ -10,8 +10,9 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from pytest_sentry._builder import Scan
 from pytest_sentry._checks import check_ids
@@ -24,6 +25,13 @@ logger = logging.getLogger(__name__)
 
 SCANNERS = ("trivy", "grype", "snyk", "wiz", "blackduck", "custom", "none")
 EXIT_USAGE = 2
+
+
+def _severity(value: str) -> Severity:
+    try:
+        return Severity.parse(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,10 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scan.add_argument(
         "--fail-on",
-        type=Severity.parse,
-        default=Severity.HIGH,
+        type=_severity,
         metavar="SEVERITY",
-        help="lowest severity that fails the audit (default: HIGH)",
+        help="lowest severity that fails the audit (default: HIGH, or the policy "
+        "file's)",
     )
     scan.add_argument(
         "--min-score", type=int, metavar="N", help="fail when the score is below N"
@@ -114,7 +122,9 @@ def configure(args: argparse.Namespace) -> Scan:
         settings = load_policy_file(args.policy)
         builder = builder.with_policy(settings.policy)
         if settings.scanner:
-            builder = _with_scanner(builder, settings.scanner, args.runner)
+            builder = _with_scanner(
+                builder, settings.scanner, args.runner, settings.scanner_options
+            )
 
     if args.scanner_report:
         builder = builder.with_scanner_report(args.scanner_report)
@@ -123,7 +133,7 @@ def configure(args: argparse.Namespace) -> Scan:
     elif args.runner != "auto" and builder.scanner is not None:
         builder = builder.with_runner(args.runner)
 
-    if args.fail_on is not Severity.HIGH or args.policy is None:
+    if args.fail_on is not None:
         builder = builder.fail_on(args.fail_on)
     if args.min_score is not None:
         builder = builder.min_score(args.min_score)
@@ -134,15 +144,17 @@ def configure(args: argparse.Namespace) -> Scan:
     return builder
 
 
-def _with_scanner(builder: Scan, name: str, runner: str) -> Scan:
+def _with_scanner(
+    builder: Scan, name: str, runner: str, options: Mapping[str, Any] | None = None
+) -> Scan:
     if name == "none":
         return builder.without_scanner()
-    if name == "custom":
+    if name == "custom" and not options:
         raise SentryError(
-            "--scanner custom: use the builder API or a policy file to describe "
-            "the custom scanner's image, arguments and output format"
+            "--scanner custom: describe the custom scanner's image, arguments and "
+            "output format in a policy file's [scanner] table, or use the builder"
         )
-    return builder.with_scanner(name, runner=runner)
+    return builder.with_scanner(name, runner=runner, **dict(options or {}))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
