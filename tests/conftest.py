@@ -332,10 +332,13 @@ def dagger_endpoint(
 
 @pytest.fixture
 def lean_inner_runs(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Inner pytest runs without the hypothesis and anyio plugins.
+    """Inner pytest runs without the hypothesis and anyio plugins, and
+    without a Dagger engine (a scanner not on PATH must not make an inner
+    run download the Dagger CLI).
 
     With bytecode writing off, each inner run would re-import (and
     assertion-rewrite) about 180 of their modules: 1.4 s instead of 0.2 s.
     Set after pytester, which clears PYTEST_ADDOPTS when it starts.
     """
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -p no:anyio")
+    monkeypatch.setenv("SENTRY_DAGGER", "off")

@@ -9,6 +9,7 @@ environment by the scanners, never from options, so they stay out of argv.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,14 @@ def add_options(parser: pytest.Parser) -> None:
     )
 
 
+#: Settings read as they are written: ini or option name -> field, parser.
+_PLAIN: dict[str, tuple[str, Callable[[str, str], Any]]] = {
+    "sentry_scanner": ("scanner", parse_scanner),
+    "sentry_fail_on": ("fail_on", parse_fail_on),
+    "sentry_min_score": ("min_score", parse_min_score),
+}
+
+
 def read_options(config: pytest.Config) -> SessionOptions:
     """The session's options; :class:`pytest.UsageError` for a bad value."""
     try:
@@ -148,48 +157,50 @@ def _read(config: pytest.Config) -> SessionOptions:
     )
     policy, where = _value(config, "sentry_policy")
     if policy:
-        settings = _with_policy_file(settings, _path(policy, where, cli_base, ini_base))
+        path = _path(policy, where, cli_base, ini_base)
+        settings = _with_policy_file(settings, path, _subject("sentry_policy", where))
 
-    scanner, _ = _value(config, "sentry_scanner")
-    fail_on, _ = _value(config, "sentry_fail_on")
-    min_score, _ = _value(config, "sentry_min_score")
+    for name, (field, parse) in _PLAIN.items():
+        value, where = _value(config, name)
+        if value:
+            parsed = parse(value, _subject(name, where))
+            settings = replace(settings, **{field: parsed})
+
     report, where = _value(config, "sentry_scanner_report")
-    disabled = config.getoption("sentry_disable_checks") or config.getini(
-        "sentry_disable_checks"
-    )
-    report_dir, dir_where = _value(config, "sentry_report_dir")
-
-    if scanner:
-        settings = replace(settings, scanner=parse_scanner(scanner, "--sentry-scanner"))
-    if fail_on:
-        settings = replace(settings, fail_on=parse_fail_on(fail_on, "--sentry-fail-on"))
-    if min_score:
-        settings = replace(
-            settings, min_score=parse_min_score(min_score, "--sentry-min-score")
-        )
     if report:
-        fmt, path = parse_scanner_report(report, "--sentry-scanner-report")
-        absolute = _path(path, where, cli_base, ini_base)
+        subject = _subject("sentry_scanner_report", where)
+        fmt, report_path = parse_scanner_report(report, subject)
+        absolute = _path(report_path, where, cli_base, ini_base)
         settings = replace(settings, scanner_report=f"{fmt}:{absolute}")
+
+    disabled, where = _value(config, "sentry_disable_checks")
     if disabled:
-        ids = parse_checks(list(disabled), check_ids(), "--sentry-disable-check")
+        subject = _subject("sentry_disable_checks", where)
+        ids = parse_checks(list(disabled), check_ids(), subject)
         settings = replace(settings, disabled_checks=settings.disabled_checks | ids)
 
+    report_dir, where = _value(config, "sentry_report_dir")
     return SessionOptions(
         images=make_targets(images, image_base),
         settings=settings.validate(),
-        report_dir=_path(report_dir, dir_where, cli_base, ini_base)
-        if report_dir
-        else None,
+        report_dir=_path(report_dir, where, cli_base, ini_base) if report_dir else None,
     )
 
 
 def _value(config: pytest.Config, name: str) -> tuple[Any, str]:
     """The option's value if given, else the ini key's; and which it was."""
     value = config.getoption(name)
-    if value not in (None, ""):
+    if value not in (None, "", []):
         return value, "cli"
     return config.getini(name), "ini"
+
+
+def _subject(name: str, where: str) -> str:
+    """How the user spelled the setting: ``--sentry-fail-on`` or its ini key."""
+    if where == "ini":
+        return name
+    option = name.removesuffix("s") if name.endswith("_checks") else name
+    return "--" + option.replace("_", "-")
 
 
 def _path(value: str, where: str, cli_base: Path, ini_base: Path) -> Path:
@@ -199,7 +210,9 @@ def _path(value: str, where: str, cli_base: Path, ini_base: Path) -> Path:
     return (cli_base if where == "cli" else ini_base) / path
 
 
-def _with_policy_file(settings: AuditSettings, path: Path) -> AuditSettings:
+def _with_policy_file(
+    settings: AuditSettings, path: Path, subject: str
+) -> AuditSettings:
     # The loader is optional at import time: sessions without a policy file
     # never pay for the TOML parsing and its validation.
     from pytest_sentry._policy_file import load_policy_file  # noqa: PLC0415
@@ -207,7 +220,7 @@ def _with_policy_file(settings: AuditSettings, path: Path) -> AuditSettings:
     try:
         loaded = load_policy_file(path)
     except (SentryError, OSError, ValueError) as error:
-        raise SettingsError(f"--sentry-policy {path}: {error}") from error
+        raise SettingsError(f"{subject}: {error}") from error
     return replace(
         settings,
         policy=loaded.policy,
