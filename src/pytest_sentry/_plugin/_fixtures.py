@@ -41,6 +41,13 @@ class FixtureAudit(AuditResult):
     def of(cls, result: AuditResult) -> FixtureAudit:
         return cls.model_validate(dict(result))
 
+    def __repr__(self) -> str:
+        # Short, because pytest repeats it in every failed assertion.
+        return (
+            f"<audit of {self.image_ref}: {self.verdict.value}, score "
+            f"{self.score}, fail-on {self.fail_on.value}>"
+        )
+
     def vulnerabilities_at_least(
         self, severity: Severity | str, *, include_suppressed: bool = False
     ) -> tuple[Vulnerability, ...]:
@@ -65,7 +72,7 @@ def audit(request: pytest.FixtureRequest) -> AuditResult:
     result = state.audit(target, settings)
     if result.verdict is Verdict.ERROR:
         lines = [f"sentry audit of {target.written}: ERROR"]
-        lines += [f"  {error}" for error in result.errors]
+        lines += [f"  {line}" for e in result.errors for line in e.splitlines()]
         lines += [
             f"  check {c.id}: {c.details}"
             for c in result.checks

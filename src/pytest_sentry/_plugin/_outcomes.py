@@ -104,7 +104,9 @@ def no_scan_reason(result: AuditResult) -> str:
 
 def _not_done(result: AuditResult, what: str) -> str:
     lines = [f"sentry audit of {result.image_ref} could not do its work, {what}:"]
-    lines += [f"  {error}" for error in result.errors] or ["  (no reason given)"]
+    lines += [f"  {line}" for e in result.errors for line in e.splitlines()] or [
+        "  (no reason given)"
+    ]
     return "\n".join(lines)
 
 

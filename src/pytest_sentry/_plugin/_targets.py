@@ -8,6 +8,7 @@ the image as the user wrote it.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,10 +93,10 @@ def labels(written: Sequence[str]) -> list[str]:
             size += 1
         result.append("/".join(mine[-size:]))
 
-    for i, text in enumerate(result):
-        if result.count(text) > 1:
-            result[i] = written[i]
-    return result
+    counts = Counter(result)
+    return [
+        w if counts[text] > 1 else text for w, text in zip(written, result, strict=True)
+    ]
 
 
 def _parts(written: str) -> list[str]:
