@@ -329,6 +329,20 @@ def test_scanner_credentials_come_from_the_environment(
     assert token not in output
 
 
+def test_command_line_scanner_overrides_an_ini_report(
+    pytester: pytest.Pytester, plugin_images: PluginImages
+) -> None:
+    pytester.makeini(
+        f"[pytest]\nsentry_scanner_report = trivy:{plugin_images.critical_report}\n"
+    )
+
+    recorder = pytester.inline_run(
+        f"--sentry-image={plugin_images.passing}", "--sentry-scanner=none"
+    )
+
+    assert outcomes(recorder)[f"{LABEL}::gate::critical"] == "skipped"
+
+
 def test_command_line_overrides_the_ini_value(
     pytester: pytest.Pytester, plugin_images: PluginImages
 ) -> None:

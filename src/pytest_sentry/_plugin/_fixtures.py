@@ -25,7 +25,7 @@ from pytest_sentry._plugin._marker import apply_marker, marker_image, marker_val
 from pytest_sentry._plugin._outcomes import no_scan_reason
 from pytest_sentry._plugin._settings import SettingsError
 from pytest_sentry._plugin._state import SentryState, get_state
-from pytest_sentry._plugin._targets import Target, single_target
+from pytest_sentry._plugin._targets import Target, resolve, single_target
 
 
 class FixtureAudit(AuditResult):
@@ -86,11 +86,17 @@ def audit(request: pytest.FixtureRequest) -> AuditResult:
 def sentry_scan(request: pytest.FixtureRequest) -> Callable[[str], Scan]:
     """A builder factory with the session's settings: ``sentry_scan("app.tar")``.
 
-    Each call returns a fresh :class:`Scan` for ad-hoc audits; its audits are
-    not shared with other tests.
+    Relative paths are read from the rootdir, as in markers. Each call
+    returns a fresh :class:`Scan` for ad-hoc audits; its audits are not
+    shared with other tests.
     """
     settings = get_state(request.config).options.settings
-    return settings.builder
+    base = request.config.rootpath
+
+    def factory(image: str) -> Scan:
+        return settings.builder(resolve(image, base))
+
+    return factory
 
 
 def _target(state: SentryState, image: str | None, base: Path) -> Target:

@@ -167,6 +167,10 @@ def _read(config: pytest.Config) -> SessionOptions:
             settings = replace(settings, **{field: parsed})
 
     report, where = _value(config, "sentry_scanner_report")
+    # A scanner named on the command line beats a report named in the ini
+    # file, as any option beats any ini key.
+    if where == "ini" and config.getoption("sentry_scanner"):
+        report = ""
     if report:
         subject = _subject("sentry_scanner_report", where)
         fmt, report_path = parse_scanner_report(report, subject)
