@@ -47,6 +47,8 @@ Connected = tuple["dagger.Connection", "dagger.Client"]
 
 #: Seconds allowed for closing the session (the CLI may flush caches).
 CLOSE_TIMEOUT = 30.0
+#: Seconds to wait for the CLI's last words after it failed.
+STDERR_GRACE = 0.5
 
 
 class DaggerEngine(Engine):
@@ -167,7 +169,9 @@ class DaggerEngine(Engine):
             if problem is None:
                 raise
             # The SDK drops the CLI's stderr from its message when output
-            # goes to a log of ours; the last lines say why it failed.
+            # goes to a log of ours, and may report the CLI's end before its
+            # stderr is copied; the last lines say why it failed.
+            self._log.wait(STDERR_GRACE)
             tail = self._log.tail(lines=5).replace("\n", " | ")
             if tail and tail not in problem:
                 problem = f"{problem} Engine output: {tail}"

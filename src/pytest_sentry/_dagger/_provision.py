@@ -14,6 +14,7 @@ import io
 import logging
 import os
 import shutil
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
@@ -121,13 +122,19 @@ class EngineLog(io.StringIO):
     def __init__(self, keep: int = 40) -> None:
         super().__init__()
         self._tail: collections.deque[str] = collections.deque(maxlen=keep)
+        self._written = threading.Event()
 
     def write(self, text: str, /) -> int:
         for line in text.splitlines():
             if line.strip():
                 self._tail.append(line.rstrip())
+                self._written.set()
                 logger.debug("engine: %s", line.rstrip())
         return len(text)
+
+    def wait(self, timeout: float) -> None:
+        """Give a thread still copying the CLI's stderr a moment to finish."""
+        self._written.wait(timeout)
 
     def tail(self, lines: int = 0) -> str:
         kept = list(self._tail)[-lines:] if lines else list(self._tail)
