@@ -70,6 +70,7 @@ def test_other_settings_for_the_same_image_are_another_audit(
     assert audits_run(counter) == [image, image]
 
 
+@pytest.mark.slow
 def test_xdist_workers_share_one_audit_and_the_controller_reports(
     pytester: pytest.Pytester, plugin_images: PluginImages
 ) -> None:
