@@ -1,0 +1,1 @@
+"""The pytest plugin; pytest loads ``plugin.py`` (entry point ``sentry_audit``)."""

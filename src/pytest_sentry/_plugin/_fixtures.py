@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from pytest_sentry._builder import Scan
+from pytest_sentry._errors import SentryError
 from pytest_sentry._models import (
     AuditResult,
     CheckStatus,
@@ -66,10 +67,10 @@ def audit(request: pytest.FixtureRequest) -> AuditResult:
         values = marker_values(request.node)
         settings = apply_marker(state.options.settings, values, request.config.rootpath)
         target = _target(state, marker_image(values), request.config.rootpath)
-    except SettingsError as error:
+        result = state.audit(target, settings)
+    except SentryError as error:
         pytest.fail(str(error), pytrace=False)
 
-    result = state.audit(target, settings)
     if result.verdict is Verdict.ERROR:
         lines = [f"sentry audit of {target.written}: ERROR"]
         lines += [f"  {line}" for e in result.errors for line in e.splitlines()]

@@ -127,8 +127,10 @@ class SentryItem(pytest.Item):
             pytest.skip(self.outcome.message)
 
     def runtest(self) -> None:
-        # setup() has decided: errors and skips never get here.
-        outcome = self.outcome or Outcome(Kind.PASS)
+        # setup() has decided; errors and skips never get here.
+        outcome = self.outcome
+        if outcome is None:
+            raise AuditError(f"{self.nodeid}: no audit result; setup did not run")
         if outcome.kind is Kind.FAIL:
             raise AuditFailure(outcome.message)
         if outcome.kind is Kind.WARN:
