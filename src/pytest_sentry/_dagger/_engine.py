@@ -13,14 +13,12 @@ import asyncio
 import atexit
 import concurrent.futures
 import logging
-import secrets
 import shutil
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -63,10 +61,8 @@ class DaggerEngine(Engine):
         self._workdir: Path | None = None
         self._log = _provision.EngineLog()
         self._closed = False
-        # Binds to the engine's loop on first use (Python 3.10+).
+        # Created on the engine's loop, the first time it is needed.
         self._semaphore: asyncio.Semaphore | None = None
-        started = datetime.now(UTC)
-        self.session_value = f"{started:%Y-%m-%d}-{secrets.token_hex(6)}"
 
     # Engine ---------------------------------------------------------------
 
