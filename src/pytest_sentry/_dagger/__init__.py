@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from pytest_sentry._dagger._engine import close_engine, get_engine
+from pytest_sentry._dagger._reference import check_reference
 from pytest_sentry._dagger._settings import registry_auth_from_env
 from pytest_sentry._dagger._source import (
     ContainerTarget,
@@ -32,7 +33,8 @@ from pytest_sentry._dagger.interface import (
     ImageTarget,
     RegistryAuth,
 )
-from pytest_sentry._image._resolve import register_registry_source
+from pytest_sentry._image._resolve import SCHEMES, register_registry_source
+from pytest_sentry._image.interface import ImageError
 from pytest_sentry._runners.interface import DaggerSession, register_dagger_session
 
 
@@ -60,10 +62,6 @@ def prefetch(references: Iterable[str]) -> None:
     Paths and archive references are skipped. Nothing waits and nothing
     raises here: a failure is reported by the audit of that image.
     """
-    from pytest_sentry._dagger._reference import check_reference  # noqa: PLC0415
-    from pytest_sentry._image._resolve import SCHEMES  # noqa: PLC0415
-    from pytest_sentry._image.interface import ImageError  # noqa: PLC0415
-
     wanted = []
     for reference in references:
         if reference.partition(":")[0] in SCHEMES or Path(reference).exists():
