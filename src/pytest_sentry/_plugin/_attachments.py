@@ -110,7 +110,8 @@ def html_summary(audits: list[CachedAudit]) -> list[str]:
         text = (
             f"Sentry audit of {audit.image}: {result.verdict.value}, score "
             f"{result.score}/100 ({result.rating.value}), "
-            f"{findings_text(result)}"
+            f"{findings_text(result)} [{result.scanner_used}; fail-on "
+            f"{result.fail_on.value}]"
         )
         lines.append(f'<p class="sentry-summary">{html.escape(text)}</p>')
     return lines
