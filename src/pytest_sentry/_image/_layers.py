@@ -112,6 +112,7 @@ class LayerMerger:
                     raise ImageError(f"{subject}: {member.name}: {error}") from error
         finally:
             entries.close()
+            stream.close()
 
     def _apply_member(self, member: tarfile.TarInfo, entries: LayerEntries) -> None:
         path = normalize(member.name)

@@ -19,6 +19,7 @@ from pytest_sentry._image._tar import Probe, ProbedTar, is_truncation
 from pytest_sentry._image.interface import ImageError, ImageLimitError, Limits
 
 _READ_ERRORS = (tarfile.TarError, OSError, EOFError)
+_PIECE = 64 * 1024
 
 _ReadMode = Literal["r:", "r:gz", "r:bz2", "r:xz"]
 _MODES: dict[Compression, _ReadMode] = {
@@ -58,23 +59,31 @@ class Store(abc.ABC):
         return _clean(name) in self.names()
 
     def read_small(self, name: str) -> bytes:
-        """A metadata file (manifest, index, config) under the metadata bound."""
+        """A metadata file (manifest, index, config) under the metadata bound.
+
+        Read in pieces: one read of the whole bound would allocate all of it
+        for every small JSON file.
+        """
+        bound = self.limits.max_metadata_bytes
+        pieces = []
+        size = 0
         with self.open(name) as handle:
-            try:
-                data = handle.read(self.limits.max_metadata_bytes + 1)
-            except _READ_ERRORS as error:
-                raise ImageError(
-                    f"{self.subject}: {name} is truncated or unreadable ({error})"
-                ) from error
-        if (
-            self.limits.max_metadata_bytes
-            and len(data) > self.limits.max_metadata_bytes
-        ):
-            raise ImageLimitError(
-                f"{self.subject}: {name} is larger than "
-                f"{self.limits.max_metadata_bytes} bytes"
-            )
-        return data
+            while True:
+                try:
+                    piece = handle.read(_PIECE)
+                except _READ_ERRORS as error:
+                    raise ImageError(
+                        f"{self.subject}: {name} is truncated or unreadable ({error})"
+                    ) from error
+                if not piece:
+                    break
+                pieces.append(piece)
+                size += len(piece)
+                if bound and size > bound:
+                    raise ImageLimitError(
+                        f"{self.subject}: {name} is larger than {bound} bytes"
+                    )
+        return b"".join(pieces)
 
     def close(self) -> None:
         """Release what the store holds open."""

@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from pytest_sentry._image.interface import ImageError, ImageLimitError, Limits
 
-_CHUNK = 1024 * 1024
+_CHUNK = 256 * 1024
 
 # The ratio bound only applies past this many output bytes: small, highly
 # repetitive layers (a few MB of zeros) are common and harmless.
@@ -223,12 +223,62 @@ class LayerStream(io.BufferedReader):
         return position
 
 
-def open_layer(blob: IO[bytes], subject: str, limits: Limits) -> LayerStream:
+class PlainLayer:
+    """An uncompressed layer in a seekable blob, where skipping data is a seek.
+
+    Most docker-archives (``docker save``, skopeo) hold uncompressed layers;
+    seeking past file contents instead of reading them is what keeps the
+    reader at the speed of a bare tarfile loop there. The bounds need no
+    counting: what comes out is what is on disk.
+    """
+
+    compression = Compression.NONE
+    ends_verified = True
+
+    def __init__(self, blob: IO[bytes], start: int, subject: str) -> None:
+        self._blob = blob
+        self._start = start
+        self._subject = subject
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._blob.read(size)
+        except _BLOB_ERRORS as error:
+            raise ImageError(
+                f"{self._subject}: blob is truncated or unreadable ({error})"
+            ) from error
+
+    def tell(self) -> int:
+        return self._blob.tell() - self._start
+
+    def seek(self, target: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            target += self._start
+        return self._blob.seek(target, whence) - self._start
+
+    def write(self, data: bytes) -> int:
+        raise io.UnsupportedOperation("layers are read-only")
+
+    def close(self) -> None:
+        """The blob belongs to the store, which closes it."""
+
+
+Layer = LayerStream | PlainLayer
+
+
+def open_layer(blob: IO[bytes], subject: str, limits: Limits) -> Layer:
     """Wrap a raw layer blob in the right decompressor and the bounds.
 
     ``subject`` names the layer in errors. zstd needs the ``zstd`` extra; its
     absence is reported as such rather than as a corrupt layer.
     """
+    if blob.seekable():
+        start = blob.tell()
+        head = PlainLayer(blob, start, subject).read(8)
+        blob.seek(start)
+        if sniff(head) is Compression.NONE:
+            return PlainLayer(blob, start, subject)
+
     counter = _BlobReader(blob, subject)
     buffered = io.BufferedReader(counter, buffer_size=_CHUNK)
     kind = sniff(buffered.peek(8)[:8])

@@ -9,12 +9,13 @@ container runtime) does.
 
 from __future__ import annotations
 
+import copy
 import logging
 import tarfile
 from collections.abc import Iterator
 from typing import Self
 
-from pytest_sentry._image._streams import LayerStream
+from pytest_sentry._image._streams import Layer
 from pytest_sentry._image.interface import ImageError, ImageLimitError, Limits
 
 logger = logging.getLogger(__name__)
@@ -65,7 +66,9 @@ class Probe(tarfile.TarInfo):
             return super().fromtarfile(archive)
         except tarfile.HeaderError as error:
             if isinstance(archive, ProbedTar):
-                archive.stopped_by = error
+                # Without its traceback: the frames would hold the archive,
+                # its stream and their buffers in a cycle until the next gc.
+                archive.stopped_by = copy.copy(error).with_traceback(None)
             raise
 
 
@@ -77,7 +80,7 @@ def is_truncation(error: BaseException) -> bool:
 class LayerEntries:
     """Iterate one layer's entries; :meth:`read` gives the current one's data."""
 
-    def __init__(self, stream: LayerStream, subject: str, limits: Limits) -> None:
+    def __init__(self, stream: Layer, subject: str, limits: Limits) -> None:
         self._subject = subject
         self._limits = limits
         self._tar: ProbedTar | None = None
@@ -144,8 +147,12 @@ class LayerEntries:
             ) from error
 
     def close(self) -> None:
+        # TarInfo objects point back at their TarFile; breaking the cycle
+        # frees the decompression buffers now rather than at the next gc.
         if self._tar is not None:
+            self._tar.members.clear()
             self._tar.close()
+            self._tar = None
 
     def _damaged(self, seen: int, error: BaseException) -> ImageError:
         if is_truncation(error):
