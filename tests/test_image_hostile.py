@@ -668,3 +668,69 @@ def test_content_over_its_bound_is_indexed_but_not_kept(tmp_path: Path) -> None:
     entry = image.filesystem.lstat("/etc/passwd")
     assert entry is not None
     assert (entry.type, entry.size, entry.content) == (FileType.FILE, 5000, None)
+
+
+# --- directories: OCI layouts and root filesystems --------------------------------
+
+
+def _layout_copy(tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of trivy's OCI layout directory and the path of its layer blob."""
+    source = (
+        Path(__file__).parent / "data" / "images" / "oci-layouts" / "trivy-test.oci"
+    )
+    layout = tmp_path / "layout"
+    for path in source.rglob("*"):
+        target = layout / path.relative_to(source)
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+    index = json.loads((layout / "index.json").read_text())
+    manifest_digest = index["manifests"][0]["digest"].split(":")[1]
+    manifest = json.loads((layout / "blobs" / "sha256" / manifest_digest).read_text())
+    layer_digest = manifest["layers"][0]["digest"].split(":")[1]
+    return layout, layout / "blobs" / "sha256" / layer_digest
+
+
+def test_layout_blob_that_is_a_symlink_out_of_the_layout(tmp_path: Path) -> None:
+    layout, blob = _layout_copy(tmp_path)
+    secret = tmp_path / "host-secret"
+    secret.write_bytes(blob.read_bytes())
+    blob.unlink()
+    blob.symlink_to(secret)
+
+    with pytest.raises(
+        ImageError, match=r"^layout: blobs/sha256/\w+ leads outside the layout$"
+    ):
+        guarded(lambda: resolve(f"oci:{layout}").load())
+
+
+def test_layout_blob_that_is_a_fifo_does_not_hang(tmp_path: Path) -> None:
+    layout, blob = _layout_copy(tmp_path)
+    blob.unlink()
+    os.mkfifo(blob)
+
+    with pytest.raises(
+        ImageError, match=r"^layout: blobs/sha256/\w+ is not a regular file$"
+    ):
+        guarded(lambda: resolve(f"oci:{layout}").load())
+
+
+def test_rootfs_links_are_never_followed_on_the_host(tmp_path: Path) -> None:
+    host_secret = tmp_path / "host-secret"
+    host_secret.write_text("host data")
+    rootfs = tmp_path / "rootfs"
+    (rootfs / "etc").mkdir(parents=True)
+    (rootfs / "etc" / "passwd").symlink_to(host_secret)
+    (rootfs / "etc" / "group").symlink_to("../../../../../../" + str(host_secret))
+    (rootfs / "escape").symlink_to("/")
+
+    image = guarded(lambda: resolve(f"dir:{rootfs}").load())
+    fs = image.filesystem
+
+    assert fs.lstat("/etc/passwd").type is FileType.SYMLINK  # type: ignore[union-attr]
+    assert fs.read("/etc/passwd") is None
+    assert fs.read("/etc/group") is None
+    assert fs.resolve("/escape") == "/"
+    assert list(fs.paths()) == ["/", "/escape", "/etc", "/etc/group", "/etc/passwd"]
