@@ -734,3 +734,38 @@ def test_rootfs_links_are_never_followed_on_the_host(tmp_path: Path) -> None:
     assert fs.read("/etc/group") is None
     assert fs.resolve("/escape") == "/"
     assert list(fs.paths()) == ["/", "/escape", "/etc", "/etc/group", "/etc/passwd"]
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({"config": {"Labels": [1, 2]}}, {"labels": {}}),
+        ({"config": {"Healthcheck": {"Test": 5}}}, {"healthcheck": None}),
+        ({"config": {"Healthcheck": {"Test": "CMD"}}}, {"healthcheck": ("CMD",)}),
+        (
+            {"config": {"Env": [None, "A=1"], "User": 1000}},
+            {"env": ("A=1",), "user": "1000"},
+        ),
+        ({"config": {}, "container_config": {"User": "builder"}}, {"user": ""}),
+        ({"container_config": {"User": "legacy"}}, {"user": "legacy"}),
+    ],
+)
+def test_config_fields_of_odd_shapes(
+    tmp_path: Path, config: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    archive = docker_archive(
+        tmp_path / "odd.tar", [], config=json.dumps(config).encode()
+    )
+
+    loaded = load(archive).config
+
+    assert loaded is not None
+    for field, value in expected.items():
+        assert getattr(loaded, field) == value
+
+
+@pytest.mark.parametrize("config", [b"[]", b"null", b'{"config": []}', b"\xff\xfe"])
+def test_config_that_is_not_an_object(tmp_path: Path, config: bytes) -> None:
+    archive = docker_archive(tmp_path / "shape.tar", [], config=config)
+
+    assert refused(archive).startswith("shape.tar: config.json: ")

@@ -33,14 +33,19 @@ def parse_config(data: bytes, subject: str) -> ImageConfig:
             "only Linux images can be audited"
         )
 
-    config = document.get("config") or document.get("container_config") or {}
+    # container_config describes the container that built the last layer,
+    # not the one a runtime starts; it stands in only when config is absent.
+    config = document.get("config")
+    if config is None:
+        config = document.get("container_config") or {}
     if not isinstance(config, dict):
         raise ImageError(f"{subject}: 'config' is not a JSON object")
 
     health = config.get("Healthcheck")
     health_test = None
     if isinstance(health, dict) and health.get("Test"):
-        health_test = tuple(str(part) for part in health["Test"])
+        health_test = _strings(health["Test"]) or None
+    labels = config.get("Labels")
 
     return ImageConfig(
         user=str(config.get("User") or ""),
@@ -50,13 +55,18 @@ def parse_config(data: bytes, subject: str) -> ImageConfig:
         cmd=_strings(config.get("Cmd")),
         os=os_name,
         architecture=str(document.get("architecture") or ""),
-        labels={str(k): str(v) for k, v in (config.get("Labels") or {}).items()},
+        labels=(
+            {str(k): str(v) for k, v in labels.items()}
+            if isinstance(labels, dict)
+            else {}
+        ),
     )
 
 
 def _strings(value: object) -> tuple[str, ...]:
+    """A JSON list of strings as a tuple; a lone string as a 1-tuple."""
     if isinstance(value, list):
-        return tuple(str(item) for item in value)
+        return tuple(str(item) for item in value if item is not None)
     if isinstance(value, str):
         return (value,)
     return ()

@@ -8,14 +8,14 @@ is an image reference for the Dagger engine.
 
 from __future__ import annotations
 
-import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
 from pytest_sentry._image._docker_archive import DockerArchiveSource
 from pytest_sentry._image._oci_layout import OciLayoutSource
 from pytest_sentry._image._rootfs import RootfsSource
-from pytest_sentry._image.interface import ImageError, ImageSource
+from pytest_sentry._image._store import TarStore
+from pytest_sentry._image.interface import DEFAULT_LIMITS, ImageError, ImageSource
 
 SCHEMES = ("docker-archive", "oci-archive", "oci", "dir")
 
@@ -93,11 +93,13 @@ def detect(path: Path, reference: str = "") -> ImageSource:
             return OciLayoutSource(path, "", reference)
         return RootfsSource(path, reference)
 
+    # The store's listing, so a damaged file gets the same named errors here
+    # as when its kind is given.
+    store = TarStore(path, DEFAULT_LIMITS)
     try:
-        with tarfile.open(path, mode="r:*") as tar:
-            names = {name.lstrip("./") for name in tar.getnames()}
-    except (tarfile.TarError, EOFError, OSError) as error:
-        raise ImageError(f"{path.name}: not a tar archive ({error})") from error
+        names = store.names()
+    finally:
+        store.close()
 
     # manifest.json first: Docker 25 writes both, and its manifest.json is
     # the part every reader agrees on.

@@ -14,11 +14,10 @@ import tarfile
 from pathlib import Path
 from typing import IO, Literal
 
-from pytest_sentry._image._streams import Compression, sniff
+from pytest_sentry._image._streams import READ_ERRORS, Compression, sniff
 from pytest_sentry._image._tar import Probe, ProbedTar, is_truncation
 from pytest_sentry._image.interface import ImageError, ImageLimitError, Limits
 
-_READ_ERRORS = (tarfile.TarError, OSError, EOFError)
 _PIECE = 64 * 1024
 
 _ReadMode = Literal["r:", "r:gz", "r:bz2", "r:xz"]
@@ -71,7 +70,7 @@ class Store(abc.ABC):
             while True:
                 try:
                     piece = handle.read(_PIECE)
-                except _READ_ERRORS as error:
+                except READ_ERRORS as error:
                     raise ImageError(
                         f"{self.subject}: {name} is truncated or unreadable ({error})"
                     ) from error
@@ -125,7 +124,7 @@ class TarStore(Store):
             if is_truncation(error):
                 raise ImageError(f"{path.name}: archive is truncated") from error
             raise ImageError(f"{path.name}: not a tar archive ({error})") from error
-        except (EOFError, OSError, tarfile.TarError) as error:
+        except READ_ERRORS as error:
             if is_truncation(error):
                 raise ImageError(f"{path.name}: archive is truncated") from error
             raise ImageError(f"{path.name}: unreadable archive ({error})") from error
@@ -151,7 +150,7 @@ class TarStore(Store):
         member = self._follow(name)
         try:
             handle = self._tar.extractfile(member)
-        except _READ_ERRORS as error:
+        except READ_ERRORS as error:
             raise ImageError(f"{self.subject}: cannot read {name} ({error})") from error
         if handle is None:
             raise ImageError(f"{self.subject}: {name} is not a regular file")

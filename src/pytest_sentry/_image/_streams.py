@@ -24,9 +24,9 @@ _CHUNK = 256 * 1024
 # repetitive layers (a few MB of zeros) are common and harmless.
 _RATIO_FLOOR = 64 * 1024 * 1024
 
-# Errors a blob (a member of the outer tar, or a file) raises when it is cut
-# short or unreadable; they are reported as the layer's problem.
-_BLOB_ERRORS = (tarfile.TarError, OSError, EOFError)
+# What reading through a tar, plain or compressed (an outer .tar.gz reads
+# through gzip and lzma), raises when the data is cut short or damaged.
+READ_ERRORS = (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError)
 
 
 class Compression(enum.Enum):
@@ -67,7 +67,7 @@ class _BlobReader(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         try:
             data = self._blob.read(len(buffer))
-        except _BLOB_ERRORS as error:
+        except READ_ERRORS as error:
             raise ImageError(
                 f"{self._subject}: blob is truncated or unreadable ({error})"
             ) from error
@@ -243,7 +243,7 @@ class PlainLayer:
     def read(self, size: int = -1) -> bytes:
         try:
             return self._blob.read(size)
-        except _BLOB_ERRORS as error:
+        except READ_ERRORS as error:
             raise ImageError(
                 f"{self._subject}: blob is truncated or unreadable ({error})"
             ) from error

@@ -15,12 +15,11 @@ import tarfile
 from collections.abc import Iterator
 from typing import Self
 
-from pytest_sentry._image._streams import Layer
+from pytest_sentry._image._streams import READ_ERRORS, Layer
 from pytest_sentry._image.interface import ImageError, ImageLimitError, Limits
 
 logger = logging.getLogger(__name__)
 
-_ERRORS = (tarfile.TarError, OSError, EOFError)
 
 # How tarfile stops at a proper end: a zero block, or no bytes at all (Go
 # accepts a tar without its two zero blocks too).
@@ -87,7 +86,7 @@ class LayerEntries:
         self._ends_verified = stream.ends_verified
         try:
             self._tar = ProbedTar.open(fileobj=stream, mode="r:", tarinfo=Probe)
-        except _ERRORS as error:
+        except READ_ERRORS as error:
             if stream.tell() == 0 and "empty" in str(error):
                 if not stream.ends_verified:
                     raise ImageError(
@@ -112,7 +111,7 @@ class LayerEntries:
         while True:
             try:
                 member = tar.next()
-            except _ERRORS as error:
+            except READ_ERRORS as error:
                 raise self._damaged(seen, error) from error
             if member is None:
                 self._check_end(tar, seen)
@@ -141,7 +140,7 @@ class LayerEntries:
         try:
             handle = self._tar.extractfile(member)
             return b"" if handle is None else handle.read()
-        except _ERRORS as error:
+        except READ_ERRORS as error:
             raise ImageError(
                 f"{self._subject}: {member.name} is truncated ({error})"
             ) from error
