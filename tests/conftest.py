@@ -342,3 +342,30 @@ def lean_inner_runs(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) 
     """
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -p no:anyio")
     monkeypatch.setenv("SENTRY_DAGGER", "off")
+
+
+# --- fuzz tests: a watched working directory ----------------------------------
+#
+# One sandbox per test, shared by its hypothesis examples (each example is
+# checked on its own by Sandbox.run); see tests/fuzzing.py.
+
+
+@pytest.fixture
+def fuzz_sandbox(tmp_path: Path) -> Iterator[object]:
+    from fuzzing import Sandbox
+
+    sandbox = Sandbox(tmp_path)
+    yield sandbox
+    sandbox.close()
+
+
+# --- every test: no Dagger engine unless the test asks for one ----------------
+#
+# A scanner not on PATH falls back to the Dagger engine, and the SDK would
+# download its CLI and start an engine wherever Docker and a network exist.
+# Tests that want the engine path use dagger_clean, which clears this.
+
+
+@pytest.fixture(autouse=True)
+def _no_engine_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENTRY_DAGGER", "off")

@@ -331,7 +331,7 @@ def test_auto_without_executable_or_engine_says_what_to_do(
     message = str(caught.value)
     assert message.startswith("grype: 'grype' is not on PATH and no Dagger engine")
     assert "no container runtime to provision an engine" in message
-    assert "install grype, use a report file" in message
+    assert "install grype, read a report file instead" in message
 
 
 def test_importing_the_scanners_does_not_load_the_sdk() -> None:

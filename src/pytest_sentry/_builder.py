@@ -19,6 +19,7 @@ from pytest_sentry._image.interface import DEFAULT_LIMITS, Image, Limits
 from pytest_sentry._models import AuditResult, Severity, Vulnerability
 from pytest_sentry._policy import DEFAULT_POLICY, Policy
 from pytest_sentry._scanners.interface import (
+    ScanError,
     ScannerUnavailableError,
     VulnerabilityScan,
 )
@@ -196,11 +197,15 @@ class Scan:
         try:
             vuln_scan = self._make_scan()
         except ScannerUnavailableError as error:
-            if self.scanner is not None and self.scanner.explicit:
-                vuln_scan = _Unavailable(self.scanner.name, error)
-            else:
+            if self.scanner is not None and not self.scanner.explicit:
                 vuln_scan = None
                 notes = (f"The scanner could not run here, so no scan ran: {error}",)
+            else:
+                vuln_scan = _Failed(self._scanner_name, error)
+        except ScanError as error:
+            # A bad report path or scanner setting: the audit reports it as an
+            # ERROR like any scanner failure, rather than raising from audit().
+            vuln_scan = _Failed(self._scanner_name, error)
 
         reference: str = self.image
         loader: ImageLoader = default_loader
@@ -246,6 +251,10 @@ class Scan:
         policy = dataclasses.replace(self.policy, **changes)
         return dataclasses.replace(self, policy=policy, _cache={})
 
+    @property
+    def _scanner_name(self) -> str:
+        return self.scanner.name if self.scanner is not None else "none"
+
     def _make_scan(self) -> VulnerabilityScan | None:
         if self.scanner is None:
             return None
@@ -260,10 +269,10 @@ class Scan:
         )
 
 
-class _Unavailable(VulnerabilityScan):
-    """A scan the user asked for that cannot run: the audit becomes ERROR."""
+class _Failed(VulnerabilityScan):
+    """A scan that could not even be set up: the audit becomes ERROR."""
 
-    def __init__(self, name: str, error: ScannerUnavailableError) -> None:
+    def __init__(self, name: str, error: ScanError) -> None:
         self.name = name
         self._error = error
 

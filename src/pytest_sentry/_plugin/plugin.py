@@ -12,6 +12,7 @@ from collections.abc import Generator
 
 import pytest
 
+from pytest_sentry._dagger import close_engine, prefetch
 from pytest_sentry._plugin._attachments import attach, html_summary
 from pytest_sentry._plugin._fixtures import audit, sentry_scan
 from pytest_sentry._plugin._items import (
@@ -42,6 +43,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if STATE_KEY in config.stash:
         del config.stash[STATE_KEY]
+    # Every process, xdist workers included, may have opened an engine.
+    close_engine()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -59,6 +62,19 @@ def pytest_make_collect_report(
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     mark_anchors(items)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # Registry images are exported through the engine concurrently, up front,
+    # instead of one after another as each audit first asks for its image.
+    references = [t.reference for t in get_state(session.config).options.images]
+    for item in session.items:
+        mark = item.get_closest_marker("sentry")
+        if mark is not None:
+            image = mark.kwargs.get("image", mark.args[0] if mark.args else None)
+            if isinstance(image, str):
+                references.append(image)
+    prefetch(dict.fromkeys(references))
 
 
 @pytest.hookimpl(wrapper=True)

@@ -43,6 +43,7 @@ def _template() -> jinja2.Template:
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True
     )
     env.filters["cell"] = _cell
+    env.filters["line"] = _line
     return env.from_string(text)
 
 
@@ -50,10 +51,14 @@ def _iso(result: AuditResult) -> str:
     return result.timestamp.isoformat().replace("+00:00", "Z")
 
 
+def _line(value: object) -> str:
+    """Text safe as one list item: whitespace, newlines included, collapsed."""
+    return " ".join(str(value).split())
+
+
 def _cell(value: object) -> str:
-    """Text safe inside a table cell or list item: one line, pipes escaped."""
-    text = " ".join(str(value).split())
-    return text.replace("|", "\\|")
+    """Text safe inside a table cell: one line, pipes escaped."""
+    return _line(value).replace("|", "\\|")
 
 
 def _width(text: str) -> int:
@@ -134,7 +139,7 @@ def recommendations(result: AuditResult) -> list[str]:
         )
     for check in result.checks:
         if check.status in (CheckStatus.FAIL, CheckStatus.ERROR, CheckStatus.WARN):
-            items.append(f"**{check.name}**: {_cell(check.details)}")
+            items.append(f"**{check.name}**: {_line(check.details)}")
     for severity in Severity.descending():
         count = result.vuln_summary.count(severity)
         if count and severity >= Severity.LOW:

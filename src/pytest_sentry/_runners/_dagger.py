@@ -11,8 +11,9 @@ Only :func:`collect` talks to the engine.
 - ``expect=ReturnType.ANY`` lets us read the exit code instead of getting an
   exception, because "vulnerabilities found" is a non-zero exit for Snyk.
 - Credentials travel as Dagger secrets, never as plain variables or argv.
-- The scanner's database lives in a cache volume; a date variable makes each
-  day's scan a new exec, so results are never replayed stale from the cache.
+- The scanner's database lives in a cache volume; a date variable and a
+  per-runner nonce make each run a new exec, so results are never replayed
+  from the engine's cache: not a previous day's, and not a failed run's.
 
 ``dagger`` is imported inside the functions that need it: the SDK is only
 loaded when a scan really runs in the engine.
@@ -21,10 +22,11 @@ loaded when a scan really runs in the engine.
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pytest_sentry._image.interface import Image
 from pytest_sentry._runners._archive import docker_archive_path
@@ -40,13 +42,17 @@ from pytest_sentry._runners.interface import (
     mask,
 )
 
+if TYPE_CHECKING:
+    import dagger
+
 logger = logging.getLogger(__name__)
 
 ARCHIVE_PATH = "/sentry/input/image.tar"
 OUTPUT_DIR = "/sentry/output"
 CACHE_PATH = "/sentry/cache"
-#: The cache-busting variable; its value is the scan's date.
+#: The cache-busting variables: the scan's date, and a nonce per runner.
 DATE_VARIABLE = "SENTRY_SCAN_DATE"
+RUN_VARIABLE = "SENTRY_SCAN_RUN"
 
 
 @dataclass(frozen=True)
@@ -64,8 +70,12 @@ class ContainerPlan:
     output_pattern: str = ""
 
 
-def plan_container(spec: ExecSpec, today: date) -> ContainerPlan:
-    """The container run for ``spec`` on ``today``; no SDK involved."""
+def plan_container(spec: ExecSpec, today: date, run_id: str = "") -> ContainerPlan:
+    """The container run for ``spec`` on ``today``; no SDK involved.
+
+    ``run_id`` changes per runner (per session): without it, an exec that
+    failed today would be replayed from the engine's cache until tomorrow.
+    """
     if spec.output.kind is OutputKind.FILE:
         output = f"{OUTPUT_DIR}/{spec.output.name or 'report.json'}"
     else:
@@ -78,6 +88,8 @@ def plan_container(spec: ExecSpec, today: date) -> ContainerPlan:
     if spec.cache_dir:
         env.update(spec.cache_env)
     env[DATE_VARIABLE] = today.isoformat()
+    if run_id:
+        env[RUN_VARIABLE] = run_id
 
     secret_env = tuple(
         (name, f"sentry-{spec.tool}-{name.lower()}")
@@ -98,8 +110,11 @@ def plan_container(spec: ExecSpec, today: date) -> ContainerPlan:
 
 
 def build_container(
-    client: Any, plan: ContainerPlan, credentials: dict[str, str], archive: Any
-) -> Any:
+    client: dagger.Client,
+    plan: ContainerPlan,
+    credentials: dict[str, str],
+    archive: dagger.File,
+) -> dagger.Container:
     """The lazy ``dagger.Container`` for ``plan``; nothing reaches the engine.
 
     ``archive`` is a ``dagger.File`` holding the image archive.
@@ -120,7 +135,9 @@ def build_container(
     return container.with_exec(list(plan.argv), expect=dagger.ReturnType.ANY)
 
 
-async def collect(container: Any, plan: ContainerPlan) -> tuple[int, str, str]:
+async def collect(
+    container: dagger.Container, plan: ContainerPlan
+) -> tuple[int, str, str]:
     """Run the exec and return exit code, report text and stderr."""
     import dagger  # noqa: PLC0415 - optional SDK, loaded only for engine runs
 
@@ -150,13 +167,14 @@ class DaggerRunner(Runner):
     def __init__(self, session: DaggerSession, today: date | None = None) -> None:
         self.session = session
         self._today = today
-        self._archives: dict[Path, Any] = {}
+        self._run_id = uuid.uuid4().hex
+        self._archives: dict[Path, dagger.File] = {}
 
     def execute(self, spec: ExecSpec, image: Image) -> RunOutput:
         import dagger  # noqa: PLC0415 - optional SDK, loaded only for engine runs
 
         path = docker_archive_path(image, spec.tool)
-        plan = plan_container(spec, self._today or date.today())
+        plan = plan_container(spec, self._today or date.today(), self._run_id)
         client = self.session.client
         logger.debug(
             "%s: running %s in %s (secrets: %s)",
@@ -185,7 +203,7 @@ class DaggerRunner(Runner):
             origin=f"{spec.tool} (Dagger, {plan.image})",
         )
 
-    def _archive(self, client: Any, path: Path) -> Any:
+    def _archive(self, client: dagger.Client, path: Path) -> dagger.File:
         # One upload per archive: later scans of the same image reuse it.
         if path not in self._archives:
             self._archives[path] = client.host().file(str(path))

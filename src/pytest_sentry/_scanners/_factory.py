@@ -67,6 +67,12 @@ _CREDENTIAL_OPTIONS: dict[ScannerName, dict[str, str]] = {
 }
 
 
+_REPORT_HINT = (
+    "read a report file instead (FORMAT:PATH: --scanner-report in the CLI, "
+    "--sentry-scanner-report in pytest, with_scanner_report() in the builder)"
+)
+
+
 def make_scan(
     name: str | ScannerName,
     *,
@@ -208,7 +214,7 @@ def _runner(
         if local is None:
             raise ScannerUnavailableError(
                 f"{tool}: executable {executable or program!r} not found on PATH; "
-                "install it, or use a report file (--scanner-report FORMAT:PATH)"
+                f"install it, or {_REPORT_HINT}"
             )
         return LocalRunner(local)
     if kind is RunnerKind.AUTO and local is not None:
@@ -223,8 +229,7 @@ def _runner(
         )
         raise ScannerUnavailableError(
             f"{prefix}no Dagger engine is available ({reason}); install "
-            f"{program}, use a report file (--scanner-report FORMAT:PATH), or "
-            "run with a Dagger engine"
+            f"{program}, {_REPORT_HINT}, or run with a Dagger engine"
         )
     if not container_image:
         raise ValueError(f"{tool}: the Dagger runner needs a container image")
