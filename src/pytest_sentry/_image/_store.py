@@ -117,10 +117,8 @@ class TarStore(Store):
             self._tar = ProbedTar.open(path, mode=_read_mode(path), tarinfo=Probe)
             members = self._tar.getmembers()
         except tarfile.ReadError as error:
-            if "truncated header" in str(error):
-                raise ImageError(
-                    f"{path.name}: archive is truncated (a header is cut short)"
-                ) from error
+            # tarfile raises ReadError here only for the first header: a file
+            # shorter than one is no tar, whatever it was meant to be.
             if is_truncation(error):
                 raise ImageError(f"{path.name}: archive is truncated") from error
             raise ImageError(f"{path.name}: not a tar archive ({error})") from error
