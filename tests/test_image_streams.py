@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from pytest_sentry._image._decompress import Compression, sniff
 from pytest_sentry._image._resolve import resolve
-from pytest_sentry._image._streams import Compression, open_layer, sniff
+from pytest_sentry._image._streams import open_layer
 from pytest_sentry._image.interface import DEFAULT_LIMITS, FileSystem, ImageError
 
 FILES = {

@@ -159,7 +159,7 @@ class OciLayoutSource(ImageSource):
                 (str(annotations[k]) for k in _REF_NAMES if k in annotations), ""
             )
             here = _platform(descriptor.get("platform")) or plat
-            media = descriptor.get("mediaType", "")
+            media = str(descriptor.get("mediaType") or "")
 
             document = _json_object(
                 _blob(store, descriptor, store.subject),
@@ -175,7 +175,9 @@ class OciLayoutSource(ImageSource):
                     self._walk(store, document, name, here, found, depth + 1, seen)
                 continue
             config = document.get("config")
-            config_type = config.get("mediaType") if isinstance(config, dict) else ""
+            config_type = (
+                str(config.get("mediaType") or "") if isinstance(config, dict) else ""
+            )
             if (
                 config_type not in _IMAGE_CONFIG_TYPES
                 or here.startswith("unknown")

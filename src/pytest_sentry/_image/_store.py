@@ -14,7 +14,8 @@ import tarfile
 from pathlib import Path
 from typing import IO, Literal
 
-from pytest_sentry._image._streams import READ_ERRORS, Compression, sniff
+from pytest_sentry._image._decompress import Compression, sniff
+from pytest_sentry._image._streams import READ_ERRORS
 from pytest_sentry._image._tar import Probe, ProbedTar, is_truncation
 from pytest_sentry._image.interface import ImageError, ImageLimitError, Limits
 

@@ -1,24 +1,23 @@
-"""Decompressing, bounded, forward-only readers for layer blobs.
+"""Bounded, forward-only readers for layer blobs.
 
 Layers are read once, front to back. The compression is taken from the first
 bytes, not from a media type or a file name, because archives in the wild
 mislabel both (Docker 25 writes uncompressed layers under ``.tar.gz``-looking
-names, and Dagger exports gzip layers under ``layer.tar``).
+names, and Dagger exports gzip layers under ``layer.tar``). A plain layer in
+a seekable blob is read in place; any other is decompressed and counted, so
+the size and ratio bounds hold however the data is packed.
 """
 
 from __future__ import annotations
 
-import bz2
-import enum
 import io
 import lzma
 import tarfile
 import zlib
 from typing import IO, Any
 
+from pytest_sentry._image._decompress import CHUNK, Compression, decoder, sniff
 from pytest_sentry._image.interface import ImageError, ImageLimitError, Limits
-
-_CHUNK = 256 * 1024
 
 # The ratio bound only applies past this many output bytes: small, highly
 # repetitive layers (a few MB of zeros) are common and harmless.
@@ -27,30 +26,6 @@ _RATIO_FLOOR = 64 * 1024 * 1024
 # What reading through a tar, plain or compressed (an outer .tar.gz reads
 # through gzip and lzma), raises when the data is cut short or damaged.
 READ_ERRORS = (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError)
-
-
-class Compression(enum.Enum):
-    NONE = "none"
-    GZIP = "gzip"
-    ZSTD = "zstd"
-    BZIP2 = "bzip2"
-    XZ = "xz"
-
-
-_MAGIC = (
-    (b"\x1f\x8b", Compression.GZIP),
-    (b"\x28\xb5\x2f\xfd", Compression.ZSTD),
-    (b"BZh", Compression.BZIP2),
-    (b"\xfd7zXZ\x00", Compression.XZ),
-)
-
-
-def sniff(head: bytes) -> Compression:
-    """The compression of a blob, from its first bytes."""
-    for magic, kind in _MAGIC:
-        if head.startswith(magic):
-            return kind
-    return Compression.NONE
 
 
 class _BlobReader(io.RawIOBase):
@@ -75,69 +50,6 @@ class _BlobReader(io.RawIOBase):
         buffer[:size] = data
         self.count += size
         return size
-
-
-class _GzipReader(io.RawIOBase):
-    """gzip with large reads and concatenated members (eStargz writes many).
-
-    ``gzip.GzipFile`` reads in small chunks; this keeps decompression at the
-    speed of ``gzip -dc`` on large layers.
-    """
-
-    def __init__(self, source: IO[bytes], subject: str) -> None:
-        self._source = source
-        self._subject = subject
-        self._inflate = zlib.decompressobj(wbits=31)
-        self._input = b""
-        self._in_member = False
-        self._output = b""
-        self._offset = 0
-        self._eof = False
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while self._offset >= len(self._output):
-            if self._eof:
-                return 0
-            self._fill()
-        size = min(len(buffer), len(self._output) - self._offset)
-        buffer[:size] = memoryview(self._output)[self._offset : self._offset + size]
-        self._offset += size
-        return size
-
-    def _fill(self) -> None:
-        if self._inflate.eof:
-            # One member done; whatever follows starts the next one.
-            self._input = self._inflate.unused_data + self._input
-            self._inflate = zlib.decompressobj(wbits=31)
-            self._in_member = False
-
-        if not self._input:
-            self._input = self._source.read(_CHUNK)
-            if not self._input:
-                if self._in_member:
-                    raise ImageError(f"{self._subject}: gzip data is truncated")
-                self._eof = True
-                return
-
-        if not self._in_member:
-            # Zero padding after the last member is common and harmless, as
-            # `gzip -d` agrees; anything else must be another member.
-            self._input = self._input.lstrip(b"\x00")
-            if not self._input:
-                return
-            self._in_member = True
-
-        try:
-            self._output = self._inflate.decompress(self._input, _CHUNK)
-        except zlib.error as error:
-            raise ImageError(
-                f"{self._subject}: gzip data is corrupt ({error})"
-            ) from error
-        self._offset = 0
-        self._input = self._inflate.unconsumed_tail
 
 
 class _Bounded(io.RawIOBase):
@@ -196,11 +108,11 @@ class LayerStream(io.BufferedReader):
     """
 
     def __init__(self, raw: _Bounded, compression: Compression) -> None:
-        super().__init__(raw, buffer_size=_CHUNK)
+        super().__init__(raw, buffer_size=CHUNK)
         self.compression = compression
         # zstandard's reader ends quietly on a cut stream; the others raise.
         self.ends_verified = compression is not Compression.ZSTD
-        self._scratch = bytearray(_CHUNK)
+        self._scratch = bytearray(CHUNK)
 
     def seekable(self) -> bool:
         return True
@@ -216,7 +128,7 @@ class LayerStream(io.BufferedReader):
 
         view = memoryview(self._scratch)
         while position < target:
-            got = self.readinto(view[: min(target - position, _CHUNK)])
+            got = self.readinto(view[: min(target - position, CHUNK)])
             if not got:
                 break
             position += got
@@ -280,59 +192,7 @@ def open_layer(blob: IO[bytes], subject: str, limits: Limits) -> Layer:
             return PlainLayer(blob, start, subject)
 
     counter = _BlobReader(blob, subject)
-    buffered = io.BufferedReader(counter, buffer_size=_CHUNK)
+    buffered = io.BufferedReader(counter, buffer_size=CHUNK)
     kind = sniff(buffered.peek(8)[:8])
-
-    inner: io.RawIOBase | io.BufferedIOBase
-    if kind is Compression.GZIP:
-        inner = _GzipReader(buffered, subject)
-    elif kind is Compression.ZSTD:
-        inner = _zstd_reader(buffered, subject)
-    elif kind is Compression.BZIP2:
-        inner = _Decoded(bz2.BZ2File(buffered), subject, (OSError, EOFError))
-    elif kind is Compression.XZ:
-        inner = _Decoded(lzma.LZMAFile(buffered), subject, (lzma.LZMAError, EOFError))
-    else:
-        inner = buffered
+    inner = decoder(kind, buffered, subject)
     return LayerStream(_Bounded(inner, counter, limits, subject), kind)
-
-
-class _Decoded(io.RawIOBase):
-    """A library decompressor whose own errors become the layer's problem."""
-
-    def __init__(
-        self,
-        inner: IO[bytes],
-        subject: str,
-        errors: tuple[type[BaseException], ...],
-    ) -> None:
-        self._inner = inner
-        self._subject = subject
-        self._errors = errors
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        try:
-            data = self._inner.read(len(buffer))
-        except self._errors as error:
-            raise ImageError(
-                f"{self._subject}: compressed data is corrupt or truncated ({error})"
-            ) from error
-        buffer[: len(data)] = data
-        return len(data)
-
-
-def _zstd_reader(buffered: IO[bytes], subject: str) -> io.RawIOBase:
-    try:
-        import zstandard  # noqa: PLC0415 - optional extra, imported only when needed
-    except ImportError as error:
-        raise ImageError(
-            f"{subject}: layer is zstd-compressed; install the zstd extra "
-            "(pip install 'pytest-sentry-audit[zstd]')"
-        ) from error
-    reader = zstandard.ZstdDecompressor().stream_reader(
-        buffered, read_across_frames=True
-    )
-    return _Decoded(reader, subject, (zstandard.ZstdError, OSError))
