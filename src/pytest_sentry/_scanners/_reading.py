@@ -18,7 +18,15 @@ def load_json(data: bytes, tool: str) -> Any:
         raise ScanError(f"{tool}: the report is empty")
     try:
         return json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except RecursionError as error:
+        # json's C decoder recurses once per level; a hostile report nests
+        # deeper than the interpreter's stack allows.
+        raise ScanError(
+            f"{tool}: the report is not valid JSON: nested too deeply"
+        ) from error
+    except ValueError as error:
+        # JSONDecodeError, UnicodeDecodeError, and the int-size guard of
+        # Python 3.11+ ("Exceeds the limit (4300 digits)") are all ValueErrors.
         raise ScanError(f"{tool}: the report is not valid JSON: {error}") from error
 
 
