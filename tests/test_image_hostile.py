@@ -773,3 +773,89 @@ def test_config_that_is_not_an_object(tmp_path: Path, config: bytes) -> None:
     archive = docker_archive(tmp_path / "shape.tar", [], config=config)
 
     assert refused(archive).startswith("shape.tar: config.json: ")
+
+
+def test_plain_layer_held_to_the_layer_bound(tmp_path: Path) -> None:
+    # Uncompressed layers are read in place; their size is still bounded,
+    # headers included.
+    blob = layer(*(member(f"d{n:04}", kind=tarfile.DIRTYPE) for n in range(3000)))
+    archive = docker_archive(tmp_path / "plain.tar", [blob])
+
+    message = refused(archive, Limits(max_layer_bytes=1024 * 1024), ImageLimitError)
+
+    assert message == (
+        "plain.tar: layer 0 (0/layer.tar): layer is larger than 1048576 bytes"
+    )
+
+
+@pytest.mark.parametrize("kind", [tarfile.XHDTYPE, tarfile.GNUTYPE_LONGNAME])
+@pytest.mark.parametrize("packed", [False, True], ids=["plain", "gzip"])
+def test_extended_header_claiming_a_huge_size(
+    tmp_path: Path, kind: bytes, packed: bool
+) -> None:
+    # tarfile reads an extended header's data in one read of the size it
+    # claims: the claim must be refused before anything is allocated.
+    info = tarfile.TarInfo("././@PaxHeader")
+    info.type = kind
+    block = bytearray(info.tobuf(tarfile.USTAR_FORMAT))
+    block[124:136] = b"\x80" + (2**62).to_bytes(11, "big")
+    block[148:156] = b" " * 8
+    block[148:156] = b"%06o\0 " % sum(block)
+    blob = bytes(block) + bytes(1024)
+    archive = docker_archive(
+        tmp_path / "claim.tar", [gzip.compress(blob) if packed else blob]
+    )
+
+    message = refused(archive, error=ImageLimitError)
+
+    assert "an extended tar header claims" in message
+    assert "over the 16777216-byte metadata bound" in message
+
+
+def test_compressed_outer_archive_bomb(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.tar"
+    docker_archive(plain, [layer(member("f", b"x"))])
+    with tarfile.open(plain) as source:
+        files = {
+            m.name: source.extractfile(m).read()  # type: ignore[union-attr]
+            for m in source.getmembers()
+        }
+    files["padding"] = bytes(80 * 1024 * 1024)
+    archive = tmp_path / "bomb.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+    message = refused(archive, Limits(max_ratio=50), ImageLimitError)
+
+    assert "archive decompresses to more than 50 times its size" in message
+
+
+def test_outer_archive_member_bound(tmp_path: Path) -> None:
+    files = {f"pad/{n:04}": b"" for n in range(500)}
+    archive = tmp_path / "wide.tar"
+    write_tar(archive, files)
+
+    message = refused(archive, Limits(max_members=100), ImageLimitError)
+
+    assert message == "wide.tar: more than 100 entries in the archive"
+
+
+def test_zero_content_bound_means_no_bound(tmp_path: Path) -> None:
+    archive = docker_archive(
+        tmp_path / "free.tar", [layer(member("etc/passwd", b"x" * 5000))]
+    )
+
+    image = load(archive, ["/etc/passwd"], Limits(max_content_bytes=0))
+
+    assert image.filesystem.read("/etc/passwd") == b"x" * 5000
+
+
+def test_metadata_json_nested_beyond_the_recursion_limit(tmp_path: Path) -> None:
+    archive = docker_archive(
+        tmp_path / "deep.tar", [], config=b"[" * 100_000 + b"]" * 100_000
+    )
+
+    assert refused(archive).startswith("deep.tar: config.json: not valid JSON")

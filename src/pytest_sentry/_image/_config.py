@@ -12,7 +12,7 @@ def load_json(data: bytes, subject: str) -> Any:
     """Parse JSON from an archive, naming the file on failure."""
     try:
         return json.loads(data)
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
         raise ImageError(f"{subject}: not valid JSON ({error})") from error
 
 

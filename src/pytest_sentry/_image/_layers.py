@@ -146,7 +146,7 @@ class LayerMerger:
             if (
                 kind is FileType.FILE
                 and base in self._content_names
-                and member.size <= self._limits.max_content_bytes
+                and _fits(member.size, self._limits.max_content_bytes)
                 and self._wanted(path)
             ):
                 entry.content = entries.read(member)
@@ -310,3 +310,7 @@ def _entry(member: tarfile.TarInfo, kind: FileType) -> FileEntry:
         size=member.size if kind is FileType.FILE else 0,
         link_target=member.linkname if kind is FileType.SYMLINK else "",
     )
+
+
+def _fits(size: int, bound: int) -> bool:
+    return not bound or size <= bound

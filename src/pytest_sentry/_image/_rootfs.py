@@ -86,7 +86,10 @@ def _walk(
             if (
                 entry.type is FileType.FILE
                 and image_path in content_paths
-                and info.st_size <= limits.max_content_bytes
+                and (
+                    not limits.max_content_bytes
+                    or info.st_size <= limits.max_content_bytes
+                )
             ):
                 entry.content = _read_nofollow(item.path)
             entries[image_path] = entry

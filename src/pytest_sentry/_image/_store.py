@@ -12,24 +12,14 @@ import posixpath
 import stat
 import tarfile
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO
 
-from pytest_sentry._image._decompress import Compression, sniff
+from pytest_sentry._image._outer import open_outer
 from pytest_sentry._image._streams import READ_ERRORS
-from pytest_sentry._image._tar import Probe, ProbedTar, is_truncation
 from pytest_sentry._image.interface import ImageError, ImageLimitError, Limits
 
 _PIECE = 64 * 1024
 
-_ReadMode = Literal["r:", "r:gz", "r:bz2", "r:xz"]
-_MODES: dict[Compression, _ReadMode] = {
-    Compression.NONE: "r:",
-    Compression.GZIP: "r:gz",
-    Compression.BZIP2: "r:bz2",
-    Compression.XZ: "r:xz",
-    # tarfile cannot read zstd; "r:" then says it is not a tar.
-    Compression.ZSTD: "r:",
-}
 
 # Links between members of an outer archive (ggcr writes some): a chain this
 # long is a loop.
@@ -89,20 +79,6 @@ class Store(abc.ABC):
         """Release what the store holds open."""
 
 
-def _read_mode(path: Path) -> _ReadMode:
-    """tarfile's mode for the compression the file starts with.
-
-    Chosen here rather than with "r:*", whose error on a damaged file lists
-    every method it tried instead of what is wrong.
-    """
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(8)
-    except OSError as error:
-        raise ImageError(f"{path.name}: cannot read ({error})") from error
-    return _MODES[sniff(head)]
-
-
 def _clean(name: str) -> str:
     return posixpath.normpath("/" + name).lstrip("/")
 
@@ -112,31 +88,9 @@ class TarStore(Store):
 
     def __init__(self, path: Path, limits: Limits) -> None:
         super().__init__(path, limits)
-        try:
-            # Random access into a compressed outer tar re-reads from the
-            # start, which is fine for the small archives that come compressed.
-            self._tar = ProbedTar.open(path, mode=_read_mode(path), tarinfo=Probe)
-            members = self._tar.getmembers()
-        except tarfile.ReadError as error:
-            # tarfile raises ReadError here only for the first header: a file
-            # shorter than one is no tar, whatever it was meant to be.
-            if is_truncation(error):
-                raise ImageError(f"{path.name}: archive is truncated") from error
-            raise ImageError(f"{path.name}: not a tar archive ({error})") from error
-        except READ_ERRORS as error:
-            if is_truncation(error):
-                raise ImageError(f"{path.name}: archive is truncated") from error
-            raise ImageError(f"{path.name}: unreadable archive ({error})") from error
-
-        damage = self._tar.damage()
-        if damage is not None:
-            self._tar.close()
-            raise ImageError(f"{path.name}: archive is {damage}")
-        if limits.max_members and len(members) > limits.max_members:
-            self._tar.close()
-            raise ImageLimitError(
-                f"{path.name}: more than {limits.max_members} entries in the archive"
-            )
+        # Random access into a compressed outer tar re-reads from the start,
+        # which is fine for the small archives that come compressed.
+        self._tar, members = open_outer(path, limits)
         self._members: dict[str, tarfile.TarInfo] = {}
         for member in members:
             if member.isfile() or member.issym() or member.islnk():
@@ -180,6 +134,8 @@ class TarStore(Store):
 
     def close(self) -> None:
         self._tar.close()
+        if self._tar.fileobj is not None:
+            self._tar.fileobj.close()
 
 
 class DirStore(Store):

@@ -21,7 +21,7 @@ from pytest_sentry._image.interface import ImageError, ImageLimitError, Limits
 
 # The ratio bound only applies past this many output bytes: small, highly
 # repetitive layers (a few MB of zeros) are common and harmless.
-_RATIO_FLOOR = 64 * 1024 * 1024
+RATIO_FLOOR = 64 * 1024 * 1024
 
 # What reading through a tar, plain or compressed (an outer .tar.gz reads
 # through gzip and lzma), raises when the data is cut short or damaged.
@@ -88,7 +88,7 @@ class _Bounded(io.RawIOBase):
                 f"{self._subject}: layer decompresses to more than "
                 f"{limits.max_layer_bytes} bytes"
             )
-        if not limits.max_ratio or self.produced < _RATIO_FLOOR:
+        if not limits.max_ratio or self.produced < RATIO_FLOOR:
             return
         compressed = max(self._blob.count, 1)
         if self.produced > compressed * limits.max_ratio:
@@ -107,12 +107,20 @@ class LayerStream(io.BufferedReader):
     headers at the cost of a C ``read`` and skipped data at a ``readinto``.
     """
 
-    def __init__(self, raw: _Bounded, compression: Compression) -> None:
+    def __init__(
+        self, raw: _Bounded, compression: Compression, limits: Limits, subject: str
+    ) -> None:
         super().__init__(raw, buffer_size=CHUNK)
         self.compression = compression
         # zstandard's reader ends quietly on a cut stream; the others raise.
         self.ends_verified = compression is not Compression.ZSTD
         self._scratch = bytearray(CHUNK)
+        self._limits = limits
+        self._subject = subject
+
+    def read(self, size: int | None = -1) -> bytes:
+        _check_read(size, self._limits, self._subject)
+        return super().read(size)
 
     def seekable(self) -> bool:
         return True
@@ -147,18 +155,24 @@ class PlainLayer:
     compression = Compression.NONE
     ends_verified = True
 
-    def __init__(self, blob: IO[bytes], start: int, subject: str) -> None:
+    def __init__(
+        self, blob: IO[bytes], start: int, limits: Limits, subject: str
+    ) -> None:
         self._blob = blob
         self._start = start
+        self._limits = limits
         self._subject = subject
 
     def read(self, size: int = -1) -> bytes:
+        _check_read(size, self._limits, self._subject)
         try:
-            return self._blob.read(size)
+            data = self._blob.read(size)
         except READ_ERRORS as error:
             raise ImageError(
                 f"{self._subject}: blob is truncated or unreadable ({error})"
             ) from error
+        self._check_size()
+        return data
 
     def tell(self) -> int:
         return self._blob.tell() - self._start
@@ -166,7 +180,16 @@ class PlainLayer:
     def seek(self, target: int, whence: int = io.SEEK_SET) -> int:
         if whence == io.SEEK_SET:
             target += self._start
-        return self._blob.seek(target, whence) - self._start
+        position = self._blob.seek(target, whence) - self._start
+        self._check_size()
+        return position
+
+    def _check_size(self) -> None:
+        bound = self._limits.max_layer_bytes
+        if bound and self.tell() > bound:
+            raise ImageLimitError(
+                f"{self._subject}: layer is larger than {bound} bytes"
+            )
 
     def write(self, data: bytes) -> int:
         raise io.UnsupportedOperation("layers are read-only")
@@ -186,13 +209,29 @@ def open_layer(blob: IO[bytes], subject: str, limits: Limits) -> Layer:
     """
     if blob.seekable():
         start = blob.tell()
-        head = PlainLayer(blob, start, subject).read(8)
+        head = PlainLayer(blob, start, limits, subject).read(8)
         blob.seek(start)
         if sniff(head) is Compression.NONE:
-            return PlainLayer(blob, start, subject)
+            return PlainLayer(blob, start, limits, subject)
 
     counter = _BlobReader(blob, subject)
     buffered = io.BufferedReader(counter, buffer_size=CHUNK)
     kind = sniff(buffered.peek(8)[:8])
     inner = decoder(kind, buffered, subject)
-    return LayerStream(_Bounded(inner, counter, limits, subject), kind)
+    return LayerStream(_Bounded(inner, counter, limits, subject), kind, limits, subject)
+
+
+def _check_read(size: int | None, limits: Limits, subject: str) -> None:
+    """Refuse one read larger than any a sound tar needs.
+
+    tarfile reads headers by the block, contents in small pieces, and an
+    extended header (PAX, GNU long name) in one read of the size the header
+    claims; that claim is held to the metadata bound before anything is
+    allocated for it.
+    """
+    bound = limits.max_metadata_bytes
+    if bound and size is not None and size > bound:
+        raise ImageLimitError(
+            f"{subject}: an extended tar header claims {size} bytes, over the "
+            f"{bound}-byte metadata bound"
+        )
