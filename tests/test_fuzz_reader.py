@@ -21,6 +21,7 @@ import lzma
 import os
 import tarfile
 import traceback
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -626,6 +627,70 @@ def test_valid_json_parts_load(tmp_path: Path, layout: str) -> None:
     assert image.config is not None
     assert image.config.user == "app"
     assert (image.filesystem.read_text("/etc/passwd") or "").startswith("root:")
+
+
+# --- bomb-like layers under tight bounds ----------------------------------------
+
+MiB = 1024 * 1024
+BOMB_LIMITS = Limits(
+    max_layer_bytes=MiB,
+    max_member_bytes=MiB // 2,
+    max_members=400,
+    max_ratio=50,
+    max_content_bytes=4096,
+    max_metadata_bytes=64 * 1024,
+)
+#: Far above what the bounds let through, far below what the inputs hold.
+BOMB_PEAK = 24 * MiB
+
+
+def bomb_layer(shape: str, size: int) -> bytes:
+    """A layer that decompresses to about ``size`` bytes in one of three ways.
+
+    Not included: a PAX record or GNU long name of ``size`` bytes, whose
+    memory follows its claimed size (pinned by
+    test_image_limits.py::test_extended_header_claim_is_bounded_in_memory).
+    """
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        if shape == "one big member":
+            info = tarfile.TarInfo("zeros")
+            info.size = size
+            tar.addfile(info, io.BytesIO(bytes(size)))
+        elif shape == "many directories":
+            for number in range(size // 512):
+                info = tarfile.TarInfo(f"d{number}")
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+        else:
+            for number in range(size // 1024):
+                info = tarfile.TarInfo(f"f{number}")
+                info.size = 512
+                tar.addfile(info, io.BytesIO(bytes(512)))
+    return out.getvalue()
+
+
+@fuzz_settings(20)
+@given(
+    shape=st.sampled_from(["one big member", "many directories", "many files"]),
+    size=st.integers(64 * 1024, 6 * MiB),
+    compression=st.sampled_from(sorted(COMPRESSORS)),
+)
+def test_bomb_like_layers_stay_in_memory_bounds(
+    fuzz_sandbox: Sandbox, tmp_path: Path, shape: str, size: int, compression: str
+) -> None:
+    blob = COMPRESSORS[compression](bomb_layer(shape, size))
+    archive = docker_archive(tmp_path / "bomb.tar", [blob])
+    reference = f"docker-archive:{archive}"
+
+    tracemalloc.start()
+    try:
+        load_or_refuse(fuzz_sandbox, reference, archive.name, BOMB_LIMITS)
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+
+    assert peak < BOMB_PEAK, f"{peak} bytes for a {size}-byte {shape} layer"
 
 
 def test_reader_fuzz_runs_against_the_real_corpus() -> None:
