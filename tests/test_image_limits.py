@@ -5,8 +5,8 @@ sizes in a gzip layer, the gzip ratio, layer members, the config's size,
 kept content). This file adds the paths it leaves out - the decompressed
 size of a layer, the ratio through every decompressor, members of the outer
 archive, every metadata file, 0 as "no bound", the audit's verdict on a
-refused image, and peak memory under a bomb - and pins, as strict xfails,
-the places where a bound is not honoured yet (see each reason).
+refused image, and peak memory under a bomb - and the bounds that once did
+not hold (extended headers, plain layers, compressed outer archives).
 """
 
 from __future__ import annotations
@@ -337,7 +337,7 @@ def test_a_refused_image_makes_the_audit_an_error(tmp_path: Path) -> None:
     assert builder.audit().verdict is not Verdict.ERROR
 
 
-# --- bounds that do not hold yet (reader defects, see each reason) -----------------
+# --- bounds that the reader once missed ---------------------------------------------
 
 
 def _pax_claim(size: int, kind: bytes = tarfile.XHDTYPE) -> bytes:
@@ -353,13 +353,6 @@ def _pax_claim(size: int, kind: bytes = tarfile.XHDTYPE) -> bytes:
     return bytes(block) + record + bytes(512 - len(record))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=MemoryError,
-    reason="reader defect: tarfile reads a PAX (or GNU long-name) header's "
-    "data in one read of its claimed size before the reader sees the member; "
-    "a one-block layer claiming 2**62 bytes raises MemoryError, not ImageError",
-)
 @pytest.mark.parametrize("kind", [tarfile.XHDTYPE, tarfile.GNUTYPE_LONGNAME])
 def test_extended_header_claiming_exabytes(tmp_path: Path, kind: bytes) -> None:
     archive = docker_archive(
@@ -370,13 +363,6 @@ def test_extended_header_claiming_exabytes(tmp_path: Path, kind: bytes) -> None:
         load(f"docker-archive:{archive}", Limits(max_member_bytes=MiB))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="reader defect: an extended header's claimed size is allocated "
-    "(io.BufferedReader.read(n) allocates n) before max_member_bytes applies; "
-    "a 1 KiB gzip layer claiming 1 GiB makes a 1 GiB allocation",
-)
 def test_extended_header_claim_is_bounded_in_memory(tmp_path: Path) -> None:
     archive = docker_archive(tmp_path / "claim.tar", [gzip.compress(_pax_claim(2**30))])
 
@@ -394,13 +380,6 @@ def _big_pax_layer(size: int) -> bytes:
     return tar_bytes([info], {"f": b""})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="reader defect: plain (uncompressed) layers are not held to "
-    "max_layer_bytes, and PAX header data counts toward no bound: a plain "
-    "layer with a 4 MiB PAX record loads under 1 MiB bounds (gzip: refused)",
-)
 def test_plain_layer_with_a_large_pax_record(tmp_path: Path) -> None:
     archive = docker_archive(tmp_path / "pax.tar", [_big_pax_layer(4 * MiB)])
 
@@ -423,27 +402,12 @@ def test_gzip_layer_with_a_large_pax_record(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="reader defect: max_layer_bytes is not applied to plain layers: "
-    "1.5 MiB of directory headers load under a 1 MiB bound "
-    "(the same layer gzip-compressed is refused)",
-)
 def test_plain_layer_size_is_bounded(tmp_path: Path) -> None:
     archive = docker_archive(tmp_path / "dirs.tar", [directories_layer(3000)])
 
     refused(f"docker-archive:{archive}", archive.name, Limits(max_layer_bytes=MiB))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="reader defect: a compressed outer archive (app.tar.gz) is "
-    "decompressed by tarfile with no bound: 70 MiB of zeros packed in 70 KiB "
-    "load under max_ratio=50 and 1 MiB size bounds, and the time grows with "
-    "the decompressed size",
-)
 def test_compressed_outer_archive_is_bounded(tmp_path: Path) -> None:
     files = docker_files([passwd_layer()], extra={"pad": bytes(70 * MiB)})
     archive = write_tar(tmp_path / "outer.tar.gz", files, "w:gz")
@@ -456,13 +420,6 @@ def test_compressed_outer_archive_is_bounded(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="reader defect: the outer archive's members are all listed "
-    "(tarfile.getmembers) before max_members is checked, so memory and time "
-    "follow the member count, not the bound",
-)
 def test_outer_member_bound_stops_early(tmp_path: Path) -> None:
     padding = {f"pad/{n:05}": b"" for n in range(20_000)}
     archive = write_tar(
@@ -477,13 +434,6 @@ def test_outer_member_bound_stops_early(tmp_path: Path) -> None:
     assert peak < 4 * MiB
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="reader defect: Limits says 0 turns a bound off, but "
-    "max_content_bytes=0 keeps no content at all (checks then cannot read "
-    "/etc/passwd)",
-)
 def test_zero_content_bound_keeps_content(tmp_path: Path) -> None:
     archive = docker_archive(tmp_path / "content.tar", [passwd_layer()])
 
@@ -492,12 +442,6 @@ def test_zero_content_bound_keeps_content(tmp_path: Path) -> None:
     assert image.filesystem.read("/etc/passwd") == PASSWD
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RecursionError,
-    reason="reader defect: _image/_config.py load_json catches ValueError "
-    "only; JSON nested deeper than the recursion limit raises RecursionError",
-)
 @pytest.mark.parametrize("where", ["manifest.json", "config.json", "index.json"])
 def test_deeply_nested_metadata_json(tmp_path: Path, where: str) -> None:
     deep = b"[" * 100_000 + b"]" * 100_000
