@@ -61,13 +61,22 @@ class Limits:
 
     A value of 0 disables that bound. Defaults allow any real image seen in
     practice while stopping decompression bombs and absurd member counts.
+    Exceeding one raises :class:`ImageLimitError`, except ``max_content_bytes``,
+    past which a file is indexed without its content.
     """
 
+    #: Bytes of one layer's tar: claimed entry sizes and the bytes read.
     max_layer_bytes: int = 16 * 1024**3
+    #: Claimed size of one entry.
     max_member_bytes: int = 8 * 1024**3
+    #: Entries of the whole image, and of the outer archive.
     max_members: int = 2_000_000
+    #: Decompressed over compressed bytes, once past 64 MiB of output, for
+    #: layers and for a compressed outer archive.
     max_ratio: int = 200
+    #: Size of a file whose content a check asked for.
     max_content_bytes: int = 1024 * 1024
+    #: Size of a manifest, index, config, and of one extended tar header.
     max_metadata_bytes: int = 16 * 1024 * 1024
 
 
