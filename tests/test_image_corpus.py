@@ -570,3 +570,46 @@ def test_gzip_outer_archive_round_trip(tmp_path: Path) -> None:
 
     assert paths(image) == ["/", "/bar", "/foo"]
     assert image.filesystem.read("/foo") == b"foo\n"
+
+
+def _every_archive() -> list[str]:
+    archives = sorted(p.name for p in DATA.iterdir() if p.is_file())
+    layouts = sorted(f"oci-layouts/{p.name}" for p in (DATA / "oci-layouts").iterdir())
+    return archives + layouts
+
+
+# What each archive that cannot be audited as it stands says first.
+REFUSED = {
+    "ggcr-no_manifest.tar": "no manifest.json; this is the legacy Docker v1",
+    "ggcr-null_manifest.tar": "manifest.json is null",
+    "ggcr-test_bundle.tar": "holds 2 images",
+    "ggcr-test_link.tar": "holds 2 images",
+    "nexb-images-stub-layers.tar.gz": "holds 2 images",
+    "nexb-windows-mini-image.tar.gz": "",
+    "oci-layouts/ggcr-test_index": "holds 4 images",
+    "oci-layouts/regclient-testrepo": "holds 25 images",
+}
+
+
+@pytest.mark.parametrize("name", _every_archive())
+def test_every_archive_loads_or_names_its_problem(name: str) -> None:
+    # Whatever is added to tests/data/images/ later is held to the same rule.
+    if name not in REFUSED:
+        image = load(name)
+        assert image.filesystem.lstat("/") is not None
+        assert all(path.startswith("/") for path in image.filesystem.paths())
+        return
+
+    with pytest.raises(ImageError) as caught:
+        load(name)
+
+    assert type(caught.value) is ImageError
+    assert str(caught.value).startswith(f"{Path(name).name}: {REFUSED[name]}")
+
+
+def test_linked_layers_archive_without_a_selector() -> None:
+    with pytest.raises(ImageError) as caught:
+        load("ggcr-test_link.tar")
+
+    assert str(caught.value).startswith("ggcr-test_link.tar: holds 2 images")
+    assert paths(load("docker-archive:ggcr-test_link.tar:@0")) == ["/", "/bar", "/foo"]
