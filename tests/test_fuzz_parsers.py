@@ -347,6 +347,32 @@ def test_hostile_json_is_a_clear_error(
     assert str(caught.value).startswith(f"{tool}: the report is not valid JSON")
 
 
+@pytest.mark.parametrize(
+    ("urls", "expected"),
+    [
+        ({"0": "https://a.example"}, ""),
+        ("https://a.example", ""),
+        (7, ""),
+        ([None, "https://b.example"], ""),
+        (["https://c.example"], "https://c.example"),
+    ],
+)
+def test_grype_urls_of_any_shape(urls: Any, expected: str) -> None:
+    # Found by test_mutated_recorded_reports: an object here raised KeyError.
+    report = {
+        "matches": [
+            {
+                "vulnerability": {"id": "CVE-2021-1234", "urls": urls},
+                "artifact": {"name": "x"},
+            }
+        ]
+    }
+
+    (finding,) = parse_grype(json.dumps(report).encode())
+
+    assert finding.url == expected
+
+
 @pytest.mark.parametrize("tool", TOOLS)
 def test_shapes_reach_the_findings(tool: str) -> None:
     # The strategies must be able to produce reports that parse into

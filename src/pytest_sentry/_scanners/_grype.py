@@ -87,7 +87,8 @@ def _match(match: dict[str, Any], index: int) -> Vulnerability:
 
     fix = vuln.get("fix")
     versions = fix.get("versions") if isinstance(fix, dict) else None
-    urls = vuln.get("urls") or vuln.get("links") or []
+    urls = vuln.get("urls") or vuln.get("links")
+    first_url = urls[0] if isinstance(urls, list) and urls else ""
     description = vuln.get("description") or _related_description(related)
 
     return finding(
@@ -98,7 +99,7 @@ def _match(match: dict[str, Any], index: int) -> Vulnerability:
         severity=severity(vuln.get("severity")),
         scanner_severity=text(vuln.get("severity")),
         title=short(description),
-        url=text(vuln.get("dataSource")) or (text(urls[0]) if urls else ""),
+        url=text(vuln.get("dataSource")) or text(first_url),
         aliases=aliases,
         package_type=text(artifact.get("type")),
     )
