@@ -6,6 +6,7 @@ The import name is ``pytest_sentry``; the distribution is
 
 from pytest_sentry._builder import Scan, scan
 from pytest_sentry._errors import SentryError
+from pytest_sentry._image.interface import Limits
 from pytest_sentry._models import (
     AuditResult,
     CheckResult,
@@ -26,6 +27,7 @@ __all__ = [
     "CheckResult",
     "CheckStatus",
     "GateResult",
+    "Limits",
     "Policy",
     "Rating",
     "Scan",

@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING, Any
 from pytest_sentry import _dagger
 from pytest_sentry._audit import ImageLoader, default_loader, run_audit
 from pytest_sentry._checks import all_checks
-from pytest_sentry._image.interface import DEFAULT_LIMITS, Image, Limits
+from pytest_sentry._image.interface import (
+    DEFAULT_LIMITS,
+    Image,
+    Limits,
+    override_limit,
+)
 from pytest_sentry._models import AuditResult, Severity, Vulnerability
 from pytest_sentry._policy import DEFAULT_POLICY, Policy
 from pytest_sentry._scanners.interface import (
@@ -180,6 +185,16 @@ class Scan:
 
     def only_fixed(self, enable: bool = True) -> Scan:
         return self._policy(only_fixed=enable)
+
+    def with_limit(self, spec: str) -> Scan:
+        """Change one safety bound of the image reader: ``"max_members=100000"``.
+
+        Values take an optional binary unit (``"max_layer_bytes=4GiB"``); ``0``
+        turns a bound off. See :class:`pytest_sentry.Limits` for the names.
+        """
+        return dataclasses.replace(
+            self, limits=override_limit(self.limits, spec), _cache={}
+        )
 
     def with_policy(self, policy: Policy) -> Scan:
         return dataclasses.replace(self, policy=policy, _cache={})

@@ -95,6 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="suppress findings that have no fixed version",
     )
     scan.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change a safety bound of the image reader (repeatable), e.g. "
+        "max_layer_bytes=4GiB or max_members=100000; 0 turns a bound off",
+    )
+    scan.add_argument(
         "--format",
         choices=[f.value for f in ReportFormat],
         default=ReportFormat.MARKDOWN.value,
@@ -141,6 +149,8 @@ def configure(args: argparse.Namespace) -> Scan:
         builder = builder.only_fixed()
     for check_id in args.disable_check:
         builder = builder.with_check(check_id, enable=False)
+    for spec in args.limit:
+        builder = builder.with_limit(spec)
     return builder
 
 

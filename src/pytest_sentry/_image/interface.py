@@ -9,8 +9,10 @@ size.
 from __future__ import annotations
 
 import abc
+import dataclasses
 import enum
 import posixpath
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -81,6 +83,41 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+_UNITS = {
+    "": 1,
+    "k": 1024,
+    "kib": 1024,
+    "m": 1024**2,
+    "mib": 1024**2,
+    "g": 1024**3,
+    "gib": 1024**3,
+}
+
+
+def override_limit(limits: Limits, spec: str) -> Limits:
+    """``limits`` with one bound changed by ``NAME=VALUE``.
+
+    ``VALUE`` is a whole number with an optional binary unit (``512MiB``,
+    ``4G``); ``0`` turns the bound off. This is how the CLI's ``--limit`` and
+    pytest's ``--sentry-limit`` reach the reader.
+    """
+    name, sep, raw = spec.partition("=")
+    name = name.strip().replace("-", "_")
+    known = [f.name for f in dataclasses.fields(Limits)]
+    if not sep or name not in known:
+        raise ValueError(
+            f"limit {spec!r}: expected NAME=VALUE with NAME one of {', '.join(known)}"
+        )
+    match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", raw)
+    unit = match.group(2).lower() if match else ""
+    if match is None or unit not in _UNITS:
+        raise ValueError(
+            f"limit {spec!r}: {raw.strip()!r} is not a whole number with an optional "
+            "unit (K, M, G, KiB, MiB, GiB)"
+        )
+    return dataclasses.replace(limits, **{name: int(match.group(1)) * _UNITS[unit]})
+
 
 MAX_SYMLINK_HOPS = 40
 

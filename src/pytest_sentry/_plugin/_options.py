@@ -24,6 +24,7 @@ from pytest_sentry._plugin._settings import (
     SettingsError,
     parse_checks,
     parse_fail_on,
+    parse_limits,
     parse_min_score,
     parse_scanner,
     parse_scanner_report,
@@ -101,6 +102,15 @@ def add_options(parser: pytest.Parser) -> None:
         help="write a Markdown and a JSON report per audited image to DIR",
     )
     group.addoption(
+        "--sentry-limit",
+        action="append",
+        dest="sentry_limits",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change a safety bound of the image reader (repeatable), e.g. "
+        "max_layer_bytes=4GiB; 0 turns a bound off",
+    )
+    group.addoption(
         "--sentry-require-scanner",
         action="store_true",
         default=None,
@@ -119,6 +129,9 @@ def add_options(parser: pytest.Parser) -> None:
         "sentry_scanner_report", "default for --sentry-scanner-report", default=""
     )
     parser.addini("sentry_report_dir", "default for --sentry-report-dir", default="")
+    parser.addini(
+        "sentry_limits", "image reader bounds, NAME=VALUE a line", type="linelist"
+    )
     parser.addini(
         "sentry_require_scanner",
         "default for --sentry-require-scanner",
@@ -183,6 +196,11 @@ def _read(config: pytest.Config) -> SessionOptions:
         ids = parse_checks(list(disabled), check_ids(), subject)
         settings = replace(settings, disabled_checks=settings.disabled_checks | ids)
 
+    limits, where = _value(config, "sentry_limits")
+    if limits:
+        subject = _subject("sentry_limits", where)
+        settings = replace(settings, limits=parse_limits(limits, subject))
+
     report_dir, where = _value(config, "sentry_report_dir")
     return SessionOptions(
         images=make_targets(images, image_base),
@@ -203,7 +221,8 @@ def _subject(name: str, where: str) -> str:
     """How the user spelled the setting: ``--sentry-fail-on`` or its ini key."""
     if where == "ini":
         return name
-    option = name.removesuffix("s") if name.endswith("_checks") else name
+    plural = name.endswith(("_checks", "_limits"))
+    option = name.removesuffix("s") if plural else name
     return "--" + option.replace("_", "-")
 
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from pytest_sentry._builder import Scan, scan
 from pytest_sentry._checks import check_ids
 from pytest_sentry._errors import SentryError
+from pytest_sentry._image.interface import DEFAULT_LIMITS, override_limit
 from pytest_sentry._models import Severity
 from pytest_sentry._policy import Policy
 from pytest_sentry._version import __version__
@@ -54,6 +55,8 @@ class AuditSettings:
     policy_scanner: str | None = None
     policy_scanner_options: Mapping[str, Any] = field(default_factory=dict)
     require_scanner: bool = False
+    #: Reader bounds as ``NAME=VALUE``, applied in order.
+    limits: tuple[str, ...] = ()
 
     def builder(self, reference: str) -> Scan:
         """The builder auditing ``reference`` with these settings."""
@@ -83,6 +86,8 @@ class AuditSettings:
             builder = builder.fail_on(self.fail_on)
         if self.min_score is not None:
             builder = builder.min_score(self.min_score)
+        for spec in self.limits:
+            builder = builder.with_limit(spec)
         for check_id in sorted(self.disabled_checks):
             builder = builder.with_check(check_id, enable=False)
         if self.only_checks is not None:
@@ -150,6 +155,21 @@ def parse_scanner_report(value: str, subject: str) -> tuple[str, str]:
             f"{', '.join(REPORT_FORMATS)}, e.g. trivy:reports/app.json"
         )
     return fmt.strip().lower(), path
+
+
+def parse_limits(values: object, subject: str) -> tuple[str, ...]:
+    """``NAME=VALUE`` bounds, each checked against the reader's limits."""
+    if isinstance(values, str):
+        values = [values]
+    if not isinstance(values, list | tuple):
+        raise SettingsError(f"{subject}: expected NAME=VALUE entries")
+    specs = [str(value) for value in values]
+    for spec in specs:
+        try:
+            override_limit(DEFAULT_LIMITS, spec)
+        except ValueError as error:
+            raise SettingsError(f"{subject}: {error}") from error
+    return tuple(specs)
 
 
 def audit_key(builder: Scan) -> str:
