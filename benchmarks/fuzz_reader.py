@@ -15,9 +15,6 @@ other exception is a crash, and libFuzzer writes the input that caused it
 to ``crash-<sha1>`` under the artifact directory (a temporary directory that
 is printed first, unless ``-artifact_prefix=DIR/`` is given). Tight Limits
 keep each input fast; ``-timeout=N`` (default 10 s here) reports hangs.
-
-Known defects that would be found again at once are skipped (listed in
-KNOWN; each is pinned by a strict xfail in tests/test_image_limits.py).
 """
 
 from __future__ import annotations
@@ -28,11 +25,9 @@ import io
 import json
 import logging
 import lzma
-import os
 import sys
 import tarfile
 import tempfile
-import traceback
 from pathlib import Path
 
 import atheris
@@ -50,13 +45,6 @@ LIMITS = Limits(
     max_metadata_bytes=256 * 1024,
 )
 CONFIG = b'{"os": "linux", "config": {"User": "app", "Env": ["PATH=/bin"]}}'
-
-#: (exception type, reader module, function): escapes already reported.
-KNOWN = {
-    ("RecursionError", "_config.py", "load_json"),
-    ("MemoryError", "_tar.py", "__init__"),
-    ("MemoryError", "_tar.py", "__iter__"),
-}
 
 _WORK = Path(tempfile.mkdtemp(prefix="sentry-fuzz-reader-"))
 
@@ -93,18 +81,6 @@ def _docker(layer: bytes, manifest: bytes | None = None) -> bytes:
     return _tar({"config.json": CONFIG, "l.tar": layer, "manifest.json": manifest})
 
 
-def _known(error: BaseException) -> bool:
-    frames = [
-        f
-        for f in traceback.extract_tb(error.__traceback__)
-        if f"{os.sep}pytest_sentry{os.sep}" in f.filename
-    ]
-    if not frames:
-        return False
-    last = frames[-1]
-    return (type(error).__name__, Path(last.filename).name, last.name) in KNOWN
-
-
 def _load(archive: bytes, name: str, reference: str) -> None:
     path = _WORK / name
     path.write_bytes(archive)
@@ -113,9 +89,6 @@ def _load(archive: bytes, name: str, reference: str) -> None:
     except ImageError as error:
         if not str(error).startswith(f"{name}: "):
             raise AssertionError(f"message does not name {name}: {error}") from error
-    except Exception as error:
-        if not _known(error):
-            raise
 
 
 def test_one_input(data: bytes) -> None:

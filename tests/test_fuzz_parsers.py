@@ -246,14 +246,14 @@ SHAPES: dict[str, st.SearchStrategy[Any]] = {
 
 
 @pytest.mark.parametrize("tool", TOOLS)
-@fuzz_settings(60)
+@fuzz_settings(150)
 @given(data=st.binary(max_size=400))
 def test_random_bytes(fuzz_sandbox: Sandbox, tool: str, data: bytes) -> None:
     parse_or_refuse(fuzz_sandbox, tool, data)
 
 
 @pytest.mark.parametrize("tool", TOOLS)
-@fuzz_settings(60)
+@fuzz_settings(150)
 @given(data=st.data())
 def test_shaped_json(fuzz_sandbox: Sandbox, tool: str, data: st.DataObject) -> None:
     document = data.draw(SHAPES[tool])
@@ -281,7 +281,7 @@ def _document(tool: str, name: str) -> tuple[Any, list[tuple[Any, ...]]]:
 
 
 @pytest.mark.parametrize("tool", TOOLS)
-@fuzz_settings(60)
+@fuzz_settings(150)
 @given(data=st.data())
 def test_mutated_recorded_reports(
     fuzz_sandbox: Sandbox, tool: str, data: st.DataObject
@@ -296,7 +296,7 @@ def test_mutated_recorded_reports(
 
 
 @pytest.mark.parametrize("tool", TOOLS)
-@fuzz_settings(25)
+@fuzz_settings(50)
 @given(data=st.data())
 def test_report_runner_with_bad_reports(
     fuzz_sandbox: Sandbox, tmp_path: Path, tool: str, data: st.DataObject
