@@ -94,6 +94,8 @@ def _debootstrap(built: BuiltImage, include: Sequence[str], timeout: float) -> N
         )
     except subprocess.TimeoutExpired as error:
         raise ImageBuildUnavailable(f"debootstrap took over {timeout}s") from error
+    finally:
+        _unmount_below(built.rootfs)
     if done.returncode != 0:
         tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
         raise ImageBuildUnavailable(
@@ -107,12 +109,30 @@ def _debootstrap(built: BuiltImage, include: Sequence[str], timeout: float) -> N
     (work / "complete").write_text("ok\n")
 
 
+def _unmount_below(rootfs: Path) -> None:
+    """Unmount what debootstrap left mounted (/proc, /sys) after a failure."""
+    prefix = str(rootfs.resolve()) + "/"
+    with open("/proc/mounts", encoding="utf-8") as mounts:
+        points = [
+            line.split()[1] for line in mounts if line.split()[1].startswith(prefix)
+        ]
+    for point in sorted(points, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
+
+
 def _layer_tar(rootfs: Path, target: Path) -> None:
-    """The root filesystem as one layer tar, in sorted order, hard links kept."""
+    """The root filesystem as one layer tar, in sorted order, hard links kept.
+
+    Mount points (a /proc a failed debootstrap left behind) are packed as
+    empty directories: their contents are the host's, not the image's.
+    """
     with tarfile.open(target, "w", format=tarfile.PAX_FORMAT) as tar:
         for folder, dirs, files in os.walk(rootfs):
+            mounted = folder != str(rootfs) and os.path.ismount(folder)
+            if mounted:
+                dirs.clear()
             dirs.sort()
-            for item in sorted([*dirs, *files]):
+            for item in sorted([*dirs, *([] if mounted else files)]):
                 host = Path(folder) / item
                 tar.add(host, arcname=str(host.relative_to(rootfs)), recursive=False)
 

@@ -126,7 +126,16 @@ def refused(
     assert type(caught.value) is error
     message = str(caught.value)
     assert message.startswith(f"{path.name}: ")
-    return message
+    return _without_bound_hint(caught.value, message)
+
+
+def _without_bound_hint(error: ImageError, message: str) -> str:
+    """A limit error names its bound and how to raise it; check, then drop."""
+    if not isinstance(error, ImageLimitError):
+        return message
+    hint = f" (bound {error.bound}; raise it with --limit {error.bound}=VALUE"
+    assert hint in message, message
+    return message.partition(" (bound ")[0]
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, float]]:

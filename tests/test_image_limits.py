@@ -143,7 +143,10 @@ def refused(reference: str, subject: str, limits: Limits) -> str:
         load(reference, limits)
     message = str(caught.value)
     assert message.startswith(f"{subject}: "), message
-    return message
+    # Every limit error names its bound and how to raise it.
+    hint = f" (bound {caught.value.bound}; raise it with --limit "
+    assert hint in message, message
+    return message.partition(" (bound ")[0]
 
 
 def peak_bytes(action: Callable[[], object]) -> tuple[int, BaseException | None]:
@@ -331,7 +334,9 @@ def test_a_refused_image_makes_the_audit_an_error(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.score == 0
     assert result.errors == (
-        "many.tar: layer 0 (0/layer.tar): more than 50 entries in the image",
+        "many.tar: layer 0 (0/layer.tar): more than 50 entries in the image "
+        "(bound max_members; raise it with --limit max_members=VALUE, "
+        "--sentry-limit max_members=VALUE or Scan.with_limit)",
     )
     assert result.checks == ()
     assert builder.audit().verdict is not Verdict.ERROR

@@ -59,8 +59,10 @@ class Scan:
     #: Set for a ``dagger.Container`` or registry credentials: how the image
     #: is reached through the Dagger engine.
     target: _dagger.ImageTarget | None = field(default=None, compare=False, repr=False)
+    # Not an __init__ argument: every copy, dataclasses.replace() included,
+    # starts with an empty cache, so no builder returns another's audit.
     _cache: dict[str, AuditResult] = field(
-        default_factory=dict, compare=False, repr=False
+        default_factory=dict, init=False, compare=False, repr=False
     )
 
     # Scanners -------------------------------------------------------------
@@ -141,7 +143,7 @@ class Scan:
             raise ValueError("with_registry_auth: a dagger.Container is not pulled")
         auth = _dagger.RegistryAuth(username, password, registry)
         target = _dagger.registry_target(self.image, auth)
-        return dataclasses.replace(self, target=target, _cache={})
+        return dataclasses.replace(self, target=target)
 
     # Policy ---------------------------------------------------------------
 
@@ -192,12 +194,10 @@ class Scan:
         Values take an optional binary unit (``"max_layer_bytes=4GiB"``); ``0``
         turns a bound off. See :class:`pytest_sentry.Limits` for the names.
         """
-        return dataclasses.replace(
-            self, limits=override_limit(self.limits, spec), _cache={}
-        )
+        return dataclasses.replace(self, limits=override_limit(self.limits, spec))
 
     def with_policy(self, policy: Policy) -> Scan:
-        return dataclasses.replace(self, policy=policy, _cache={})
+        return dataclasses.replace(self, policy=policy)
 
     # Results --------------------------------------------------------------
 
@@ -260,11 +260,11 @@ class Scan:
     # Internals ------------------------------------------------------------
 
     def _scanner(self, choice: ScannerChoice | None) -> Scan:
-        return dataclasses.replace(self, scanner=choice, _cache={})
+        return dataclasses.replace(self, scanner=choice)
 
     def _policy(self, **changes: Any) -> Scan:
         policy = dataclasses.replace(self.policy, **changes)
-        return dataclasses.replace(self, policy=policy, _cache={})
+        return dataclasses.replace(self, policy=policy)
 
     @property
     def _scanner_name(self) -> str:

@@ -104,7 +104,8 @@ class LayerMerger:
                 self.members += 1
                 if max_members and self.members > max_members:
                     raise ImageLimitError(
-                        f"{subject}: more than {max_members} entries in the image"
+                        f"{subject}: more than {max_members} entries in the image",
+                        "max_members",
                     )
                 try:
                     self._apply_member(member, entries)

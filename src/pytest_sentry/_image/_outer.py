@@ -70,7 +70,8 @@ class _Inflated:
             raise ImageLimitError(
                 f"{self._subject}: archive decompresses to more than {ratio} times "
                 f"its size ({produced} bytes from {consumed}); refusing a likely "
-                "decompression bomb"
+                "decompression bomb",
+                "max_ratio",
             )
 
 
@@ -118,7 +119,8 @@ def _members(tar: ProbedTar, limits: Limits, subject: str) -> list[tarfile.TarIn
         members.append(member)
         if limits.max_members and len(members) > limits.max_members:
             raise ImageLimitError(
-                f"{subject}: more than {limits.max_members} entries in the archive"
+                f"{subject}: more than {limits.max_members} entries in the archive",
+                "max_members",
             )
 
     damage = tar.damage()

@@ -97,7 +97,9 @@ def _walk(
                 pending.append((image_path, item.path))
 
         if limits.max_members and len(entries) > limits.max_members:
-            raise ImageLimitError(f"{root}: more than {limits.max_members} entries")
+            raise ImageLimitError(
+                f"{root.name}: more than {limits.max_members} entries", "max_members"
+            )
 
     root_info = os.lstat(root)
     entries["/"] = FileEntry(FileType.DIRECTORY, mode=stat.S_IMODE(root_info.st_mode))

@@ -71,7 +71,8 @@ class Store(abc.ABC):
                 size += len(piece)
                 if bound and size > bound:
                     raise ImageLimitError(
-                        f"{self.subject}: {name} is larger than {bound} bytes"
+                        f"{self.subject}: {name} is larger than {bound} bytes",
+                        "max_metadata_bytes",
                     )
         return b"".join(pieces)
 

@@ -86,7 +86,8 @@ class _Bounded(io.RawIOBase):
         if limits.max_layer_bytes and self.produced > limits.max_layer_bytes:
             raise ImageLimitError(
                 f"{self._subject}: layer decompresses to more than "
-                f"{limits.max_layer_bytes} bytes"
+                f"{limits.max_layer_bytes} bytes",
+                "max_layer_bytes",
             )
         if not limits.max_ratio or self.produced < RATIO_FLOOR:
             return
@@ -95,7 +96,8 @@ class _Bounded(io.RawIOBase):
             raise ImageLimitError(
                 f"{self._subject}: decompresses to more than {limits.max_ratio} "
                 f"times its size ({self.produced} bytes from {compressed}); "
-                "refusing a likely decompression bomb"
+                "refusing a likely decompression bomb",
+                "max_ratio",
             )
 
 
@@ -188,7 +190,8 @@ class PlainLayer:
         bound = self._limits.max_layer_bytes
         if bound and self.tell() > bound:
             raise ImageLimitError(
-                f"{self._subject}: layer is larger than {bound} bytes"
+                f"{self._subject}: layer is larger than {bound} bytes",
+                "max_layer_bytes",
             )
 
     def write(self, data: bytes) -> int:
@@ -233,5 +236,6 @@ def _check_read(size: int | None, limits: Limits, subject: str) -> None:
     if bound and size is not None and size > bound:
         raise ImageLimitError(
             f"{subject}: an extended tar header claims {size} bytes, over the "
-            f"{bound}-byte metadata bound"
+            f"{bound}-byte metadata bound",
+            "max_metadata_bytes",
         )

@@ -127,10 +127,13 @@ class LayerEntries:
             if max_member and member.size > max_member:
                 raise ImageLimitError(
                     f"{subject}: entry {member.name!r} is {member.size} bytes, "
-                    f"over the {max_member}-byte bound"
+                    f"over the {max_member}-byte bound",
+                    "max_member_bytes",
                 )
             if max_layer and claimed > max_layer:
-                raise ImageLimitError(f"{subject}: layer exceeds {max_layer} bytes")
+                raise ImageLimitError(
+                    f"{subject}: layer exceeds {max_layer} bytes", "max_layer_bytes"
+                )
             yield member
 
     def read(self, member: tarfile.TarInfo) -> bytes:

@@ -24,7 +24,18 @@ class ImageError(SentryError):
 
 
 class ImageLimitError(ImageError):
-    """An image exceeded a configured safety bound (size, members, ratio)."""
+    """An image exceeded a configured safety bound (size, members, ratio).
+
+    ``bound`` names the :class:`Limits` field, and the message says how to
+    raise it, because a legitimate large image must not be a dead end.
+    """
+
+    def __init__(self, message: str, bound: str) -> None:
+        self.bound = bound
+        super().__init__(
+            f"{message} (bound {bound}; raise it with --limit {bound}=VALUE, "
+            f"--sentry-limit {bound}=VALUE or Scan.with_limit)"
+        )
 
 
 class FileType(enum.Enum):

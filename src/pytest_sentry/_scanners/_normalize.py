@@ -32,6 +32,9 @@ _KNOWN_UNRATED = frozenset(
     {"", "NEGLIGIBLE", "UNKNOWN", "INFO", "INFORMATIONAL", "NONE", "UNSPECIFIED"}
 )
 _warned: set[str] = set()
+# A hostile report could name endless distinct severities; warn about the
+# first few only, so the set cannot grow without bound.
+_MAX_WARNED = 64
 
 _TITLE_CHARS = 160
 
@@ -42,7 +45,11 @@ def severity(value: object) -> Severity:
     found = _SEVERITIES.get(text)
     if found is not None:
         return found
-    if text not in _KNOWN_UNRATED and text not in _warned:
+    if (
+        text not in _KNOWN_UNRATED
+        and text not in _warned
+        and len(_warned) < _MAX_WARNED
+    ):
         _warned.add(text)
         logger.warning("severity %r: not a known level, counted as INFO", value)
     return Severity.INFO
