@@ -35,10 +35,16 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     return code, out, err
 
 
+def _audit_example(
+    capsys: pytest.CaptureFixture[str], *extra: str
+) -> tuple[int, str, str]:
+    """The example archive with its Trivy report, plus ``extra`` options."""
+    report = f"trivy:{EXAMPLE_REPORT}"
+    return _run(capsys, "scan", str(EXAMPLE), "--scanner-report", report, *extra)
+
+
 def test_example_audit_fails_on_root_user(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run(
-        capsys, "scan", str(EXAMPLE), "--scanner-report", f"trivy:{EXAMPLE_REPORT}"
-    )
+    code, out, _ = _audit_example(capsys)
     assert code == 1
     assert "│ STATUS: FAILED" in out
     assert "Score: 77/100 (Good)" in out
@@ -49,12 +55,8 @@ def test_example_audit_fails_on_root_user(capsys: pytest.CaptureFixture[str]) ->
 def test_disabling_the_failing_check_and_raising_the_bar_passes(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, out, _ = _run(
+    code, out, _ = _audit_example(
         capsys,
-        "scan",
-        str(EXAMPLE),
-        "--scanner-report",
-        f"trivy:{EXAMPLE_REPORT}",
         "--disable-check",
         "non-root-user",
         "--fail-on",
@@ -68,12 +70,8 @@ def test_disabling_the_failing_check_and_raising_the_bar_passes(
 def test_medium_threshold_fails_on_the_medium_findings(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, out, _ = _run(
+    code, out, _ = _audit_example(
         capsys,
-        "scan",
-        str(EXAMPLE),
-        "--scanner-report",
-        f"trivy:{EXAMPLE_REPORT}",
         "--disable-check",
         "non-root-user",
         "--fail-on",
@@ -96,12 +94,8 @@ def test_min_score_fails_a_passing_audit(capsys: pytest.CaptureFixture[str]) -> 
         "101",
     )
     assert code == 2
-    code, out, _ = _run(
+    code, out, _ = _audit_example(
         capsys,
-        "scan",
-        str(EXAMPLE),
-        "--scanner-report",
-        f"trivy:{EXAMPLE_REPORT}",
         "--disable-check",
         "non-root-user",
         "--fail-on",
@@ -157,12 +151,8 @@ def test_json_report_written_to_a_file(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     target = tmp_path / "out" / "report.json"
-    code, out, _ = _run(
+    code, out, _ = _audit_example(
         capsys,
-        "scan",
-        str(EXAMPLE),
-        "--scanner-report",
-        f"trivy:{EXAMPLE_REPORT}",
         "--format",
         "json",
         "--output",
@@ -215,12 +205,8 @@ def test_policy_file_ignores_and_reports_expired_entries(
         'reason = "waiting for upstream"\n'
         "expires = 2020-01-01\n"
     )
-    code, out, _ = _run(
+    code, out, _ = _audit_example(
         capsys,
-        "scan",
-        str(EXAMPLE),
-        "--scanner-report",
-        f"trivy:{EXAMPLE_REPORT}",
         "--policy",
         str(policy),
         "--format",
@@ -238,12 +224,8 @@ def test_policy_file_ignores_and_reports_expired_entries(
 
 
 def test_sarif_format(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run(
+    code, out, _ = _audit_example(
         capsys,
-        "scan",
-        str(EXAMPLE),
-        "--scanner-report",
-        f"trivy:{EXAMPLE_REPORT}",
         "--format",
         "sarif",
     )
