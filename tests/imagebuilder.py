@@ -27,6 +27,10 @@ whose ``rootfs`` is rewritten to match the layers.
     image = load_image(path)
 
 :func:`build_oci_archive` writes the same image as an OCI image layout tar.
+
+For hostile or hand-made archives, :func:`docker_files` and :func:`write_tar`
+take layer blobs as bytes (corrupt, truncated, compressed at will) and write
+them under a manifest without checking anything.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import hashlib
 import io
 import json
 import tarfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +138,7 @@ def build_docker_archive(
     manifest = [{"Config": config_name, "RepoTags": [tag], "Layers": layer_names}]
     files["manifest.json"] = json.dumps(manifest).encode()
 
-    _write_outer(path, files)
+    write_tar(path, files)
     return path
 
 
@@ -183,18 +187,47 @@ def build_oci_archive(
     files["oci-layout"] = b'{"imageLayoutVersion": "1.0.0"}'
     files["index.json"] = json.dumps(index).encode()
 
-    _write_outer(path, files)
+    write_tar(path, files)
     return path
 
 
-def _write_outer(path: Path, files: Mapping[str, bytes]) -> None:
-    with tarfile.open(path, mode="w") as tar:
+def write_tar(path: Path, files: Mapping[str, bytes], mode: str = "w") -> Path:
+    """An outer archive holding ``files`` (name to bytes); ``mode`` may compress."""
+    with tarfile.open(path, mode=mode) as tar:  # type: ignore[call-overload]
         for name, data in files.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             info.mode = 0o644
             info.mtime = 1_700_000_000
             tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+PLAIN_CONFIG = b'{"os": "linux", "config": {}}'
+
+
+def docker_files(
+    layers: Iterable[bytes],
+    config: bytes = PLAIN_CONFIG,
+    manifest: Any = None,
+    extra: Mapping[str, bytes] | None = None,
+) -> dict[str, bytes]:
+    """The files of a docker-archive whose layers are raw blobs.
+
+    Layers are stored as ``N/layer.tar`` and tagged ``x:1``; ``manifest``
+    replaces the generated manifest (bytes are written as they are, anything
+    else as JSON); ``extra`` adds files beside them.
+    """
+    files = {"config.json": config, **(extra or {})}
+    names = []
+    for number, blob in enumerate(layers):
+        names.append(f"{number}/layer.tar")
+        files[names[-1]] = blob
+    if manifest is None:
+        manifest = [{"Config": "config.json", "RepoTags": ["x:1"], "Layers": names}]
+    raw = manifest if isinstance(manifest, bytes) else json.dumps(manifest).encode()
+    files["manifest.json"] = raw
+    return files
 
 
 def load_image(

@@ -30,6 +30,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fuzzing import Sandbox, fuzz_settings, json_values, shaped
+from imagebuilder import docker_files, write_tar
 from pytest_sentry._image._resolve import resolve
 from pytest_sentry._image.interface import (
     DEFAULT_CONTENT_PATHS,
@@ -94,32 +95,13 @@ def _implied(paths: set[str]) -> int:
     return sum(p.count("/") for p in paths)
 
 
-def write_tar(path: Path, files: dict[str, bytes]) -> Path:
-    with tarfile.open(path, "w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return path
+FUZZ_CONFIG = b'{"os": "linux", "config": {"User": "1000"}}'
 
 
 def docker_archive(
-    path: Path,
-    layers: list[bytes],
-    config: bytes = b'{"os": "linux", "config": {"User": "1000"}}',
-    manifest: Any = None,
+    path: Path, layers: list[bytes], config: bytes = FUZZ_CONFIG, manifest: Any = None
 ) -> Path:
-    files = {"config.json": config}
-    names = []
-    for number, blob in enumerate(layers):
-        names.append(f"{number}/layer.tar")
-        files[names[-1]] = blob
-    if manifest is None:
-        manifest = [{"Config": "config.json", "RepoTags": ["x:1"], "Layers": names}]
-    files["manifest.json"] = (
-        manifest if isinstance(manifest, bytes) else (json.dumps(manifest).encode())
-    )
-    return write_tar(path, files)
+    return write_tar(path, docker_files(layers, config, manifest))
 
 
 # --- strategies: tar members -----------------------------------------------------

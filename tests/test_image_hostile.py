@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from imagebuilder import PLAIN_CONFIG, docker_files, write_tar
 from pytest_sentry._image._resolve import resolve
 from pytest_sentry._image.interface import (
     FileType,
@@ -65,27 +66,10 @@ def layer(*members: tuple[tarfile.TarInfo, bytes]) -> bytes:
 def docker_archive(
     path: Path,
     layers: Iterable[bytes],
-    config: bytes = b'{"os": "linux", "config": {}}',
+    config: bytes = PLAIN_CONFIG,
     manifest: Any = None,
 ) -> Path:
-    files = {"config.json": config}
-    names = []
-    for number, blob in enumerate(layers):
-        names.append(f"{number}/layer.tar")
-        files[names[-1]] = blob
-    if manifest is None:
-        manifest = [{"Config": "config.json", "RepoTags": ["x:1"], "Layers": names}]
-    files["manifest.json"] = json.dumps(manifest).encode()
-    write_tar(path, files)
-    return path
-
-
-def write_tar(path: Path, files: dict[str, bytes]) -> None:
-    with tarfile.open(path, "w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+    return write_tar(path, docker_files(layers, config, manifest))
 
 
 def guarded(action: Callable[[], Image]) -> Image:

@@ -28,6 +28,8 @@ import pytest
 import zstandard
 
 import pytest_sentry
+from imagebuilder import docker_files as raw_docker_files
+from imagebuilder import write_tar
 from pytest_sentry._image._resolve import resolve
 from pytest_sentry._image.interface import (
     DEFAULT_CONTENT_PATHS,
@@ -71,26 +73,10 @@ def directories_layer(count: int) -> bytes:
     return tar_bytes(entries, {})
 
 
-def write_tar(path: Path, files: dict[str, bytes], mode: str = "w") -> Path:
-    with tarfile.open(path, mode) as tar:  # type: ignore[call-overload]
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return path
-
-
 def docker_files(
     layers: list[bytes], config: bytes = CONFIG, extra: dict[str, bytes] | None = None
 ) -> dict[str, bytes]:
-    files = {"config.json": config, **(extra or {})}
-    names = []
-    for number, blob in enumerate(layers):
-        names.append(f"{number}/layer.tar")
-        files[names[-1]] = blob
-    manifest = [{"Config": "config.json", "RepoTags": ["x:1"], "Layers": names}]
-    files["manifest.json"] = json.dumps(manifest).encode()
-    return files
+    return raw_docker_files(layers, config, extra=extra)
 
 
 def docker_archive(path: Path, layers: list[bytes], **kwargs: Any) -> Path:
